@@ -1,0 +1,47 @@
+/*  tb_call: one API call being served. The service runtime decodes the request,
+    makes the call, passes it to the service's handler and sends the reply; the
+    handler only reads call->req and fills call->reply (a result, or an error via
+    tb_call_error). Everything lives in call->arena. */
+#ifndef TB_CALL_H
+#define TB_CALL_H
+
+#include <stdbool.h>
+
+#include "api.pb-c.h"
+#include "tb_arena.h"
+#include "tb_db.h"
+
+#define TB_OPERATOR "operator"
+
+typedef struct {
+    tb_arena_t *arena;
+    Techbridge__ApiRequest *req;  /* decoded, bounded */
+    Techbridge__ApiReply *reply;  /* correlation_id already set */
+    const char *cid;              /* the request's correlation id, or one we made */
+    const char *actor;            /* "operator" or an org id: who is calling */
+    bool is_operator;
+    const char *kind;             /* the call's kind for logs and stats: "submit" */
+} tb_call_t;
+
+/*  Sets the reply's error (code and message). `fmt` is a literal of ours: data
+    goes in the arguments, never in the format. Returns -1, for `return
+    tb_call_error (...)`. */
+int tb_call_error(tb_call_t *call, Techbridge__Code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*  Appends one violation (field path, reason) to the reply's error, making it
+    INVALID_ARGUMENT if it had no error yet. */
+void tb_call_violation(tb_call_t *call, const char *field, const char *reason);
+
+/*  Maps the database's last failure to the reply: UNAVAILABLE, ALREADY_EXISTS,
+    ABORTED (serialization), INTERNAL. Returns -1. */
+int tb_call_db_error(tb_call_t *call, const tb_db_t *db, const char *what);
+
+/*  True when the call is allowed to act for org `org_id`: operators always,
+    an organisation only for itself. */
+bool tb_call_may_act_for(const tb_call_t *call, const char *org_id);
+
+/*  The name of an ApiRequest body case ("submit", "get", ..., "unknown"). */
+const char *tb_call_kind_name(Techbridge__ApiRequest__BodyCase body_case);
+
+#endif

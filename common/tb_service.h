@@ -1,0 +1,71 @@
+/*  tb_service: the runtime every service shares, so that none grows its own copy
+    of the loop, the reply code, the feed or the reconnect logic. A service's main
+    parses its config, makes a tb_service, hands it its core's handler, feeds and
+    timers, and calls tb_service_run.
+
+    The runtime owns: the ZeroMQ context and every socket, the database session
+    (reconnect with back-off, migrations at start), signals (SIGTERM/SIGINT stop
+    intake of work, finish what is in flight, return 0), one log line per API call
+    (kind, outcome, latency, correlation id), Health calls, and the periodic stats
+    line. Everything runs on the thread that calls tb_service_run. */
+#ifndef TB_SERVICE_H
+#define TB_SERVICE_H
+
+#include <stdbool.h>
+
+#include "feed.pb-c.h"
+#include "tb_call.h"
+#include "tb_config.h"
+#include "tb_db.h"
+
+typedef struct tb_service_t tb_service_t;
+
+/*  Serves one API call: reads call->req, fills call->reply. Returns 0, or -1
+    when it set an error. Kinds it does not serve get
+    tb_call_error (call, TECHBRIDGE__CODE__INVALID_ARGUMENT, "unknown kind ..."). */
+typedef int (*tb_api_fn)(tb_call_t *call, void *core);
+
+/*  Applies one event inside the consumer's transaction (the runtime stores the
+    cursor in the same transaction and commits). Returns 0, or -1 to roll back
+    and retry the event later (e.g. database trouble). */
+typedef int (*tb_apply_fn)(tb_db_t *db, const Techbridge__Event *event, void *arg);
+
+typedef void (*tb_timer_fn)(tb_service_t *service, void *arg);
+typedef void (*tb_readable_fn)(tb_service_t *service, void *socket, void *arg);
+
+/*  Sets up logging from the config, the ZeroMQ context, CURVE if keys are
+    configured (else a warning that it runs open), and the database session. With
+    --migrate set, tb_service_run applies migrations and returns. NULL on failure
+    (logged). Takes nothing from `config`; it must outlive the service. */
+tb_service_t *tb_service_new(const char *name, const tb_config_t *config);
+void tb_service_destroy(tb_service_t **self_p);
+
+tb_db_t *tb_service_db(tb_service_t *self);
+void *tb_service_ctx(tb_service_t *self);
+const tb_config_t *tb_service_config(tb_service_t *self);
+
+/*  Binds the API ROUTER socket. Returns 0 or -1. */
+int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn, void *core);
+
+/*  Serves the event feed of `stream` (an outbox written with tb_feed_append) on a
+    ROUTER bound at `endpoint`. */
+int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *endpoint);
+
+/*  Follows the feed `stream` at `endpoint` as consumer `name`, applying each
+    event once with `fn`. */
+int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
+                       const char *endpoint, tb_apply_fn fn, void *arg);
+
+/*  Binds a socket of `type` for the service's own use (e.g. the notification
+    XPUB), with the same security as the API. `fn` (may be NULL) runs when it is
+    readable. Returns the socket (owned by the service) or NULL. */
+void *tb_service_bind_socket(tb_service_t *self, int type, const char *endpoint,
+                             tb_readable_fn fn, void *arg);
+
+/*  Calls `fn` every `interval_ms` while the database is up. */
+int tb_service_every(tb_service_t *self, int interval_ms, tb_timer_fn fn, void *arg);
+
+/*  Runs until SIGTERM/SIGINT. Returns 0 on a clean stop, -1 on failure at start. */
+int tb_service_run(tb_service_t *self);
+
+#endif

@@ -1,0 +1,57 @@
+/*  tb_wire: protobuf messages over ZeroMQ. One frame per message; a ROUTER side
+    keeps the return envelope (routing id, empty delimiter) of each request and the
+    ZAP User-Id of its sender. Sizes are checked before anything is decoded. */
+#ifndef TB_WIRE_H
+#define TB_WIRE_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tb_arena.h"
+
+/*  A request received on a ROUTER socket, with what is needed to answer it. */
+typedef struct tb_msg_t tb_msg_t;
+
+/*  Sets the options every socket needs: LINGER 0, and on sockets that read from
+    the network MAXMSGSIZE (a hard transport ceiling of 4 x max_frame, so that a
+    frame over max_frame still reaches us and gets an error reply, not silence).
+    Returns 0 or -1. */
+int tb_wire_socket_setup(void *socket, size_t max_frame);
+
+/*  Receives one request from a ROUTER socket (non-blocking). Returns NULL when
+    nothing is waiting (EAGAIN, EINTR) or on a malformed envelope (logged,
+    dropped: there is nobody to answer). */
+tb_msg_t *tb_msg_recv(void *router);
+void tb_msg_destroy(tb_msg_t **self_p);
+
+/*  The body: the first frame after the envelope. *frames tells how many body
+    frames came (more than one is a protocol error for our API). */
+const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames);
+/*  The ZAP User-Id of the sender ("" when running open). */
+const char *tb_msg_user_id(const tb_msg_t *self);
+
+/*  Sends `reply` back along the request's envelope. Returns 0 or -1. */
+int tb_msg_reply(tb_msg_t *self, const ProtobufCMessage *reply);
+
+/*  Packs into the arena. NULL when the arena's cap is hit. */
+uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *len);
+
+/*  Unpacks `len` bytes as a `desc` message into the arena; NULL when the bytes
+    are over max_len, not a valid message, or past the arena's cap. */
+ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena, const ProtobufCMessageDescriptor *desc,
+                                 const uint8_t *data, size_t len, size_t max_len);
+
+/*  Client side. Sends one message; on a DEALER socket an empty delimiter frame
+    goes first (`dealer` true). Returns 0 or -1. */
+int tb_wire_send(void *socket, const ProtobufCMessage *msg, bool dealer);
+
+/*  Receives one message (blocking up to timeout_ms, -1 forever) and unpacks it
+    into the arena; on a DEALER the empty delimiter is skipped. NULL on timeout
+    (errno EAGAIN), on a bad frame (EPROTO) or over max_len (EMSGSIZE). */
+ProtobufCMessage *tb_wire_recv(void *socket, tb_arena_t *arena,
+                               const ProtobufCMessageDescriptor *desc, size_t max_len,
+                               bool dealer, int timeout_ms);
+
+#endif
