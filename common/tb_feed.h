@@ -62,10 +62,16 @@ long tb_feed_server_next_timeout_ms(const tb_feed_server_t *self);
 typedef struct tb_feed_consumer_t tb_feed_consumer_t;
 
 typedef int (*tb_feed_apply_fn)(tb_db_t *db, const Techbridge__Event *event, void *arg);
+typedef void (*tb_feed_committed_fn)(const Techbridge__Event *event, void *arg);
 
+/*  `committed` (may be NULL) runs after the event's transaction committed. The
+    socket is set up (CURVE client keys included) by the caller through
+    `setup`, which may be NULL. */
 tb_feed_consumer_t *tb_feed_consumer_new(void *zmq_ctx, tb_db_t *db, const char *name,
                                          const char *stream, const char *endpoint,
-                                         tb_feed_apply_fn fn, void *arg);
+                                         tb_feed_apply_fn fn, tb_feed_committed_fn committed,
+                                         void *arg, int (*setup)(void *socket, void *arg),
+                                         void *setup_arg);
 void tb_feed_consumer_destroy(tb_feed_consumer_t **self_p);
 /*  The DEALER socket, for the poll set. */
 void *tb_feed_consumer_socket(tb_feed_consumer_t *self);

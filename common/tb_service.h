@@ -29,6 +29,9 @@ typedef int (*tb_api_fn)(tb_call_t *call, void *core);
     cursor in the same transaction and commits). Returns 0, or -1 to roll back
     and retry the event later (e.g. database trouble). */
 typedef int (*tb_apply_fn)(tb_db_t *db, const Techbridge__Event *event, void *arg);
+/*  Runs after the transaction of an applied event committed (e.g. to publish
+    on a PUB socket what the transaction stored); may be NULL. */
+typedef void (*tb_committed_fn)(const Techbridge__Event *event, void *arg);
 
 typedef void (*tb_timer_fn)(tb_service_t *service, void *arg);
 typedef void (*tb_readable_fn)(tb_service_t *service, void *socket, void *arg);
@@ -52,9 +55,10 @@ int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn, 
 int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *endpoint);
 
 /*  Follows the feed `stream` at `endpoint` as consumer `name`, applying each
-    event once with `fn`. */
+    event once with `fn`, then calling `committed` (may be NULL) after commit. */
 int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
-                       const char *endpoint, tb_apply_fn fn, void *arg);
+                       const char *endpoint, tb_apply_fn fn, tb_committed_fn committed,
+                       void *arg);
 
 /*  Binds a socket of `type` for the service's own use (e.g. the notification
     XPUB), with the same security as the API. `fn` (may be NULL) runs when it is
