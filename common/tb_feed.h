@@ -29,6 +29,10 @@
 
 #define TB_STREAM_REQUESTS "requests"
 #define TB_STREAM_MATCHES  "matches"
+/*  The LISTEN/NOTIFY channel of a stream is this prefix + the stream name. */
+#define TB_FEED_CHANNEL_PREFIX "tb_feed_"
+/*  How long a consumer's fetch may be parked at the producer. */
+#define TB_FEED_WAIT_MS 5000
 
 /*  Appends `event` to `stream` in the open transaction of `db`; sets
     event->seq, event->stream and event->at. Returns 0 or -1 (tb_db_error tells). */
