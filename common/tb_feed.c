@@ -1,0 +1,895 @@
+/*  tb_feed: transactional outbox, feed server and feed consumer (see tb_feed.h). */
+#include "tb_feed.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "tb_log.h"
+#include "tb_util.h"
+#include "tb_wire.h"
+
+/*  The largest packed event we accept from the outbox. */
+#define TB_FEED_EVENT_MAX (1024 * 1024)
+/*  A batch stops growing past this many payload bytes (it always has one event). */
+#define TB_FEED_BATCH_BYTES (8 * 1024 * 1024)
+/*  What a consumer accepts in one reply (a batch plus its framing). */
+#define TB_FEED_REPLY_MAX (TB_FEED_BATCH_BYTES + 2 * TB_FEED_EVENT_MAX)
+/*  A FeedFetch is small: a stream, a consumer name, a correlation id. */
+#define TB_FEED_FETCH_MAX      4096
+#define TB_FEED_MAX_EVENTS     1000
+#define TB_FEED_PARKED_MAX     4096
+#define TB_FEED_CONSUMER_BATCH 100
+/*  No reply within wait_ms + this: the producer probably restarted. */
+#define TB_FEED_REPLY_GRACE_MS 2000
+#define TB_FEED_BACKOFF_MIN_MS 100
+#define TB_FEED_BACKOFF_MAX_MS 5000
+
+/* ---- statements ---- */
+
+typedef enum {
+    Q_BUMP,
+    Q_INSERT,
+    Q_NOTIFY,
+    Q_HEAD,
+    Q_CURSOR,
+    Q_READ,
+    Q_CURSOR_ENSURE,
+    Q_CURSOR_LOCK,
+    Q_CURSOR_SET,
+    Q_COUNT
+} s_query_t;
+
+static const struct {
+    const char *name;
+    const char *sql;
+} s_queries[Q_COUNT] = {
+    [Q_BUMP] = {"tb_feed_bump",
+                "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, 1) "
+                "ON CONFLICT (stream) DO UPDATE SET last_seq = feed_streams.last_seq + 1 "
+                "RETURNING last_seq"},
+    [Q_INSERT] = {"tb_feed_insert",
+                  "INSERT INTO feed_events (stream, seq, type, payload) "
+                  "VALUES ($1, $2::bigint, $3::int, $4::bytea)"},
+    [Q_NOTIFY] = {"tb_feed_notify", "SELECT pg_notify($1, $2)"},
+    [Q_HEAD] = {"tb_feed_head", "SELECT last_seq FROM feed_streams WHERE stream = $1"},
+    [Q_CURSOR] =
+        {"tb_feed_cursor",
+         "SELECT last_seq FROM feed_cursors WHERE consumer = $1 AND stream = $2"},
+    [Q_READ] = {"tb_feed_read", "SELECT seq, payload FROM feed_events "
+                                "WHERE stream = $1 AND seq > $2::bigint "
+                                "ORDER BY seq LIMIT $3::int"},
+    [Q_CURSOR_ENSURE] = {"tb_feed_cursor_ensure",
+                         "INSERT INTO feed_cursors (consumer, stream) VALUES ($1, $2) "
+                         "ON CONFLICT (consumer, stream) DO NOTHING"},
+    [Q_CURSOR_LOCK] = {"tb_feed_cursor_lock",
+                       "SELECT last_seq FROM feed_cursors "
+                       "WHERE consumer = $1 AND stream = $2 FOR UPDATE"},
+    [Q_CURSOR_SET] = {"tb_feed_cursor_set",
+                      "UPDATE feed_cursors SET last_seq = $3::bigint, updated_at = now() "
+                      "WHERE consumer = $1 AND stream = $2"},
+};
+
+/*  Every statement is registered with tb_db_prepare on use: registration is
+    idempotent (a name lookup once registered), prepares on the live session and
+    again after each reconnect. When preparing fails (e.g. the schema is not
+    there yet) the same SQL runs unprepared, so the caller sees the real error. */
+static PGresult *s_exec(tb_db_t *db, s_query_t q, int nparams, const char *const *values)
+{
+    if (tb_db_prepare(db, s_queries[q].name, s_queries[q].sql) == 0)
+        return tb_db_exec(db, s_queries[q].name, nparams, values);
+    return tb_db_query(db, s_queries[q].sql, nparams, values);
+}
+
+/* ---- helpers ---- */
+
+static int s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*  Decodes a bytea in hex text output ("\x0a1b...") into the arena. */
+static uint8_t *s_bytea_decode(tb_arena_t *arena, const char *text, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n < 2 || text[0] != '\\' || text[1] != 'x' || (n - 2) % 2 != 0)
+        return NULL;
+    size_t out_len = (n - 2) / 2;
+    uint8_t *out = tb_arena_alloc(arena, out_len ? out_len : 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < out_len; i++) {
+        int hi = s_hexval(text[2 + 2 * i]);
+        int lo = s_hexval(text[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return NULL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = out_len;
+    return out;
+}
+
+static int s_parse_i64(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*  Runs a query that returns one bigint (or no row: *out = dflt). */
+static int s_scalar(tb_db_t *db, s_query_t q, int n, const char *const *values,
+                    int64_t dflt, int64_t *out)
+{
+    PGresult *res = s_exec(db, q, n, values);
+    if (!res)
+        return -1;
+    int rc = 0;
+    if (PQntuples(res) == 0)
+        *out = dflt;
+    else
+        rc = s_parse_i64(PQgetvalue(res, 0, 0), out);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- producer ---- */
+
+int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event)
+{
+    int64_t seq = 0;
+    const char *bump[] = {stream};
+    if (s_scalar(db, Q_BUMP, 1, bump, -1, &seq) < 0 || seq <= 0)
+        return -1;
+
+    event->seq = seq;
+    event->stream = (char *)stream;
+    event->at = tb_now_ms();
+
+    size_t len = protobuf_c_message_get_packed_size(&event->base);
+    uint8_t *packed = malloc(len ? len : 1);
+    char *hex = malloc(2 * len + 3);
+    if (!packed || !hex) {
+        free(packed);
+        free(hex);
+        return -1;
+    }
+    protobuf_c_message_pack(&event->base, packed);
+    static const char digits[] = "0123456789abcdef";
+    hex[0] = '\\';
+    hex[1] = 'x';
+    for (size_t i = 0; i < len; i++) {
+        hex[2 + 2 * i] = digits[packed[i] >> 4];
+        hex[3 + 2 * i] = digits[packed[i] & 15];
+    }
+    hex[2 + 2 * len] = '\0';
+    free(packed);
+
+    char seq_s[24], type_s[16];
+    snprintf(seq_s, sizeof seq_s, "%lld", (long long)seq);
+    snprintf(type_s, sizeof type_s, "%d", (int)event->type);
+    const char *ins[] = {stream, seq_s, type_s, hex};
+    PGresult *res = s_exec(db, Q_INSERT, 4, ins);
+    free(hex);
+    if (!res)
+        return -1;
+    PQclear(res);
+
+    char channel[128];
+    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+    const char *notify[] = {channel, seq_s};
+    res = s_exec(db, Q_NOTIFY, 2, notify);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int64_t tb_feed_head(tb_db_t *db, const char *stream)
+{
+    int64_t head = 0;
+    const char *p[] = {stream};
+    if (s_scalar(db, Q_HEAD, 1, p, 0, &head) < 0)
+        return -1;
+    return head;
+}
+
+int64_t tb_feed_cursor(tb_db_t *db, const char *consumer, const char *stream)
+{
+    int64_t cursor = 0;
+    const char *p[] = {consumer, stream};
+    if (s_scalar(db, Q_CURSOR, 2, p, 0, &cursor) < 0)
+        return -1;
+    return cursor;
+}
+
+/*  tb_feed_read with a byte budget: stops once the payloads passed `budget`
+    (0: none), always keeping at least one event. */
+static int s_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t after,
+                  int max, size_t budget, Techbridge__Event ***events)
+{
+    *events = NULL;
+    if (max < 1)
+        max = 1;
+    if (max > TB_FEED_MAX_EVENTS)
+        max = TB_FEED_MAX_EVENTS;
+    char after_s[24], max_s[16];
+    snprintf(after_s, sizeof after_s, "%lld", (long long)after);
+    snprintf(max_s, sizeof max_s, "%d", max);
+    const char *p[] = {stream, after_s, max_s};
+    PGresult *res = s_exec(db, Q_READ, 3, p);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    Techbridge__Event **out =
+        tb_arena_alloc(arena, sizeof *out * (size_t)(rows ? rows : 1));
+    if (!out) {
+        PQclear(res);
+        return -1;
+    }
+    int count = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < rows; i++) {
+        int64_t seq = 0;
+        size_t len = 0;
+        if (s_parse_i64(PQgetvalue(res, i, 0), &seq) < 0)
+            goto bad;
+        uint8_t *data = s_bytea_decode(arena, PQgetvalue(res, i, 1), &len);
+        if (!data)
+            goto bad;
+        Techbridge__Event *ev = (Techbridge__Event *)tb_wire_unpack(
+            arena, &techbridge__event__descriptor, data, len, TB_FEED_EVENT_MAX);
+        if (!ev) {
+            tb_error("feed.read", NULL, TB_S("stream", stream), TB_I("seq", seq),
+                     TB_S("error", "undecodable event payload"));
+            goto bad;
+        }
+        /*  The row is the truth about the position. */
+        ev->seq = seq;
+        ev->stream = tb_arena_strdup(arena, stream);
+        out[count++] = ev;
+        bytes += len;
+        if (budget && bytes >= budget)
+            break;
+    }
+    PQclear(res);
+    *events = out;
+    return count;
+bad:
+    PQclear(res);
+    return -1;
+}
+
+int tb_feed_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t after,
+                 int max, Techbridge__Event ***events)
+{
+    return s_read(db, arena, stream, after, max, 0, events);
+}
+
+/* ---- server ---- */
+
+typedef struct {
+    tb_msg_t *msg;
+    int64_t after;
+    int max;
+    int64_t deadline_us;
+    char cid[64];
+} s_parked_t;
+
+struct tb_feed_server_t {
+    tb_db_t *db;
+    char *stream;
+    void *router;
+    s_parked_t *parked;
+    size_t n_parked;
+};
+
+tb_feed_server_t *tb_feed_server_new(tb_db_t *db, const char *stream, void *router)
+{
+    tb_feed_server_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->db = db;
+    self->router = router;
+    self->stream = strdup(stream);
+    self->parked = calloc(TB_FEED_PARKED_MAX, sizeof *self->parked);
+    if (!self->stream || !self->parked) {
+        free(self->stream);
+        free(self->parked);
+        free(self);
+        return NULL;
+    }
+    char channel[128];
+    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+    tb_db_listen(db, channel);
+    return self;
+}
+
+void tb_feed_server_destroy(tb_feed_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tb_feed_server_t *self = *self_p;
+    for (size_t i = 0; i < self->n_parked; i++)
+        tb_msg_destroy(&self->parked[i].msg);
+    free(self->parked);
+    free(self->stream);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  Answers `msg` with a batch (events may be NULL) or an error, and frees it. */
+static void s_answer(tb_feed_server_t *self, tb_msg_t **msg, Techbridge__Event **events,
+                     size_t n, int64_t head, const char *error)
+{
+    Techbridge__FeedBatch batch = TECHBRIDGE__FEED_BATCH__INIT;
+    batch.stream = self->stream;
+    batch.events = events;
+    batch.n_events = n;
+    batch.head = head;
+    batch.error = (char *)(error ? error : "");
+    if (tb_msg_reply(*msg, &batch.base) < 0)
+        tb_warn("feed.fetch", NULL, TB_S("stream", self->stream),
+                TB_S("error", "reply not delivered (consumer gone?)"));
+    tb_msg_destroy(msg);
+}
+
+void tb_feed_server_on_readable(tb_feed_server_t *self)
+{
+    tb_msg_t *msg;
+    while ((msg = tb_msg_recv(self->router)) != NULL) {
+        size_t len = 0;
+        int frames = 0;
+        const uint8_t *body = tb_msg_body(msg, &len, &frames);
+        tb_arena_t *arena = tb_arena_new(64 * 1024);
+        Techbridge__FeedFetch *fetch = NULL;
+        if (arena && body && frames == 1)
+            fetch = (Techbridge__FeedFetch *)tb_wire_unpack(
+                arena, &techbridge__feed_fetch__descriptor, body, len, TB_FEED_FETCH_MAX);
+        if (!fetch) {
+            tb_warn("feed.fetch", NULL, TB_S("stream", self->stream),
+                    TB_S("error", "malformed FeedFetch"));
+            s_answer(self, &msg, NULL, 0, 0, "malformed fetch");
+            tb_arena_destroy(&arena);
+            continue;
+        }
+        const char *cid = fetch->correlation_id;
+        if (strcmp(fetch->stream, self->stream) != 0) {
+            tb_warn("feed.fetch", cid, TB_S("stream", self->stream),
+                    TB_S("asked", fetch->stream), TB_S("error", "unknown stream"));
+            s_answer(self, &msg, NULL, 0, 0, "unknown stream");
+            tb_arena_destroy(&arena);
+            continue;
+        }
+        int max = fetch->max;
+        if (max < 1)
+            max = 1;
+        if (max > TB_FEED_MAX_EVENTS)
+            max = TB_FEED_MAX_EVENTS;
+        int wait_ms = fetch->wait_ms;
+        if (wait_ms < 0)
+            wait_ms = 0;
+        if (wait_ms > TB_FEED_WAIT_MS)
+            wait_ms = TB_FEED_WAIT_MS;
+        int64_t after = fetch->after < 0 ? 0 : fetch->after;
+
+        Techbridge__Event **events = NULL;
+        int n = -1;
+        int64_t head = -1;
+        if (tb_db_ok(self->db)) {
+            n = s_read(self->db, arena, self->stream, after, max, TB_FEED_BATCH_BYTES,
+                       &events);
+            if (n >= 0)
+                head = tb_feed_head(self->db, self->stream);
+        }
+        if (n < 0 || head < 0) {
+            tb_warn("feed.fetch", cid, TB_S("stream", self->stream),
+                    TB_S("consumer", fetch->consumer), TB_S("error", "unavailable"),
+                    TB_S("db", tb_db_message(self->db)));
+            s_answer(self, &msg, NULL, 0, 0, "unavailable");
+        } else if (n > 0 || wait_ms == 0 || self->n_parked >= TB_FEED_PARKED_MAX) {
+            tb_debug("feed.fetch", cid, TB_S("stream", self->stream),
+                     TB_S("consumer", fetch->consumer), TB_I("after", after),
+                     TB_I("count", n));
+            s_answer(self, &msg, events, (size_t)n, head, NULL);
+        } else {
+            s_parked_t *p = &self->parked[self->n_parked++];
+            p->msg = msg;
+            p->after = after;
+            p->max = max;
+            p->deadline_us = tb_mono_us() + (int64_t)wait_ms * 1000;
+            snprintf(p->cid, sizeof p->cid, "%s", cid);
+        }
+        tb_arena_destroy(&arena);
+    }
+}
+
+static int s_cmp_after(const void *a, const void *b)
+{
+    const s_parked_t *x = a, *y = b;
+    return x->after < y->after ? -1 : x->after > y->after;
+}
+
+void tb_feed_server_wake(tb_feed_server_t *self)
+{
+    if (self->n_parked == 0)
+        return;
+    int64_t head = -1;
+    if (tb_db_ok(self->db))
+        head = tb_feed_head(self->db, self->stream);
+    if (head >= 0) {
+        /*  One read per distinct cursor, not one per parked fetch. */
+        qsort(self->parked, self->n_parked, sizeof *self->parked, s_cmp_after);
+        size_t i = 0;
+        while (i < self->n_parked) {
+            size_t j = i;
+            int max = 0;
+            while (j < self->n_parked && self->parked[j].after == self->parked[i].after) {
+                if (self->parked[j].max > max)
+                    max = self->parked[j].max;
+                j++;
+            }
+            if (self->parked[i].after < head) {
+                tb_arena_t *arena = tb_arena_new(0);
+                Techbridge__Event **events = NULL;
+                int n = arena
+                            ? s_read(self->db, arena, self->stream, self->parked[i].after,
+                                     max, TB_FEED_BATCH_BYTES, &events)
+                            : -1;
+                if (n > 0)
+                    for (size_t k = i; k < j; k++) {
+                        size_t give = (size_t)n;
+                        if (give > (size_t)self->parked[k].max)
+                            give = (size_t)self->parked[k].max;
+                        s_answer(self, &self->parked[k].msg, events, give, head, NULL);
+                    }
+                tb_arena_destroy(&arena);
+            }
+            i = j;
+        }
+    }
+    /*  Answer the expired ones with an empty batch; compact. */
+    int64_t now = tb_mono_us();
+    size_t keep = 0;
+    for (size_t i = 0; i < self->n_parked; i++) {
+        s_parked_t *p = &self->parked[i];
+        if (p->msg && p->deadline_us <= now)
+            s_answer(self, &p->msg, NULL, 0, head < 0 ? 0 : head,
+                     head < 0 ? "unavailable" : NULL);
+        if (p->msg)
+            self->parked[keep++] = *p;
+    }
+    self->n_parked = keep;
+}
+
+long tb_feed_server_next_timeout_ms(const tb_feed_server_t *self)
+{
+    if (self->n_parked == 0)
+        return -1;
+    int64_t now = tb_mono_us(), best = INT64_MAX;
+    for (size_t i = 0; i < self->n_parked; i++)
+        if (self->parked[i].deadline_us < best)
+            best = self->parked[i].deadline_us;
+    if (best <= now)
+        return 0;
+    return (long)((best - now + 999) / 1000);
+}
+
+/* ---- consumer ---- */
+
+/*  The consumer's connection to a feed as a table of state x event -> action.
+    NEED_CURSOR: the cursor must be (re)loaded from feed_cursors (start, after a
+    database failure or a back-off). READY: a fetch is to be sent. FETCHING: one
+    fetch is outstanding. BACKOFF: something failed; wait, then reload. */
+typedef enum { S_NEED_CURSOR, S_READY, S_FETCHING, S_BACKOFF, S_COUNT } s_cstate_t;
+typedef enum { E_DUE, E_REPLY, E_TIMEOUT, E_FAILED, E_COUNT } s_cevent_t;
+typedef enum {
+    A_NONE,
+    A_LOAD_CURSOR, /* ensure + read the cursor row */
+    A_SEND,        /* send a FeedFetch after the cursor */
+    A_APPLY,       /* apply the reply's events, one transaction each */
+    A_DROP,        /* a reply nobody waits for */
+    A_RECONNECT,   /* fresh DEALER: the old one may hold a stale request */
+    A_BACKOFF      /* schedule a retry, doubling the delay */
+} s_caction_t;
+
+static const struct {
+    s_cstate_t next;
+    s_caction_t action;
+} s_table[S_COUNT][E_COUNT] = {
+    /*                 E_DUE                       E_REPLY                  E_TIMEOUT */
+    /*                 E_FAILED */
+    [S_NEED_CURSOR] = {{S_READY, A_LOAD_CURSOR},
+                       {S_NEED_CURSOR, A_DROP},
+                       {S_NEED_CURSOR, A_NONE},
+                       {S_NEED_CURSOR, A_BACKOFF}},
+    [S_READY] = {{S_FETCHING, A_SEND},
+                 {S_READY, A_DROP},
+                 {S_READY, A_NONE},
+                 {S_BACKOFF, A_BACKOFF}},
+    [S_FETCHING] = {{S_FETCHING, A_NONE},
+                    {S_READY, A_APPLY},
+                    {S_READY, A_RECONNECT},
+                    {S_BACKOFF, A_BACKOFF}},
+    [S_BACKOFF] = {{S_NEED_CURSOR, A_NONE},
+                   {S_BACKOFF, A_DROP},
+                   {S_BACKOFF, A_NONE},
+                   {S_BACKOFF, A_BACKOFF}},
+};
+
+static const char *const s_state_names[S_COUNT] = {"need_cursor", "ready", "fetching",
+                                                   "backoff"};
+
+struct tb_feed_consumer_t {
+    void *ctx;
+    tb_db_t *db;
+    char *name;
+    char *stream;
+    char *endpoint;
+    tb_feed_apply_fn fn;
+    tb_feed_committed_fn committed;
+    void *arg;
+    int (*setup)(void *socket, void *arg);
+    void *setup_arg;
+    void *socket;
+    s_cstate_t state;
+    int64_t cursor; /* -1 until loaded */
+    int64_t head;
+    int64_t due_us; /* FETCHING: reply deadline; NEED_CURSOR/BACKOFF: retry time */
+    int backoff_ms;
+    unsigned long fetches;
+};
+
+static int s_consumer_connect(tb_feed_consumer_t *self)
+{
+    if (self->socket) {
+        zmq_close(self->socket);
+        self->socket = NULL;
+    }
+    void *s = zmq_socket(self->ctx, ZMQ_DEALER);
+    if (!s)
+        return -1;
+    int linger = 0;
+    int64_t maxmsg = TB_FEED_REPLY_MAX;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if ((self->setup && self->setup(s, self->setup_arg) < 0) ||
+        zmq_connect(s, self->endpoint) < 0) {
+        tb_error("feed.fetch", NULL, TB_S("consumer", self->name),
+                 TB_S("endpoint", self->endpoint), TB_S("error", "cannot connect"),
+                 TB_S("zmq", zmq_strerror(zmq_errno())));
+        zmq_close(s);
+        return -1;
+    }
+    self->socket = s;
+    return 0;
+}
+
+tb_feed_consumer_t *tb_feed_consumer_new(void *zmq_ctx, tb_db_t *db, const char *name,
+                                         const char *stream, const char *endpoint,
+                                         tb_feed_apply_fn fn,
+                                         tb_feed_committed_fn committed, void *arg,
+                                         int (*setup)(void *socket, void *arg),
+                                         void *setup_arg)
+{
+    tb_feed_consumer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = zmq_ctx;
+    self->db = db;
+    self->name = strdup(name);
+    self->stream = strdup(stream);
+    self->endpoint = strdup(endpoint);
+    self->fn = fn;
+    self->committed = committed;
+    self->arg = arg;
+    self->setup = setup;
+    self->setup_arg = setup_arg;
+    self->state = S_NEED_CURSOR;
+    self->cursor = -1;
+    self->head = -1;
+    self->backoff_ms = TB_FEED_BACKOFF_MIN_MS;
+    if (!self->name || !self->stream || !self->endpoint || s_consumer_connect(self) < 0) {
+        free(self->name);
+        free(self->stream);
+        free(self->endpoint);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void tb_feed_consumer_destroy(tb_feed_consumer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tb_feed_consumer_t *self = *self_p;
+    if (self->socket)
+        zmq_close(self->socket);
+    free(self->name);
+    free(self->stream);
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+void *tb_feed_consumer_socket(tb_feed_consumer_t *self)
+{
+    return self->socket;
+}
+
+static int s_load_cursor(tb_feed_consumer_t *self)
+{
+    if (!tb_db_ok(self->db))
+        return -1;
+    const char *p[] = {self->name, self->stream};
+    PGresult *res = s_exec(self->db, Q_CURSOR_ENSURE, 2, p);
+    if (!res)
+        return -1;
+    PQclear(res);
+    int64_t c = tb_feed_cursor(self->db, self->name, self->stream);
+    if (c < 0)
+        return -1;
+    self->cursor = c;
+    return 0;
+}
+
+static int s_send_fetch(tb_feed_consumer_t *self)
+{
+    char cid[40];
+    tb_uuid(cid);
+    Techbridge__FeedFetch fetch = TECHBRIDGE__FEED_FETCH__INIT;
+    fetch.stream = self->stream;
+    fetch.after = self->cursor;
+    fetch.max = TB_FEED_CONSUMER_BATCH;
+    fetch.wait_ms = TB_FEED_WAIT_MS;
+    fetch.consumer = self->name;
+    fetch.correlation_id = cid;
+    if (!self->socket || tb_wire_send(self->socket, &fetch.base, true) < 0) {
+        tb_warn("feed.fetch", cid, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_S("error", "send failed"));
+        s_consumer_connect(self);
+        return -1;
+    }
+    self->fetches++;
+    self->due_us =
+        tb_mono_us() + (int64_t)(TB_FEED_WAIT_MS + TB_FEED_REPLY_GRACE_MS) * 1000;
+    return 0;
+}
+
+/*  Applies one event in its own transaction with the cursor update. Returns 0
+    (applied or already applied), -1 (failed: retry later). */
+static int s_apply_one(tb_feed_consumer_t *self, const Techbridge__Event *ev)
+{
+    tb_db_t *db = self->db;
+    const char *cid = ev->correlation_id;
+    if (tb_db_begin(db) < 0)
+        goto db_failed;
+    const char *p[] = {self->name, self->stream, NULL};
+    int64_t last = -1;
+    PGresult *res = s_exec(db, Q_CURSOR_LOCK, 2, p);
+    if (!res)
+        goto db_failed_rollback;
+    if (PQntuples(res) != 1 || s_parse_i64(PQgetvalue(res, 0, 0), &last) < 0) {
+        PQclear(res);
+        tb_db_rollback(db);
+        tb_warn("feed.apply", cid, TB_S("consumer", self->name),
+                TB_S("error", "cursor row missing"));
+        return -1;
+    }
+    PQclear(res);
+    if (ev->seq <= last) {
+        /*  Another instance, or an earlier delivery, applied it. */
+        tb_db_rollback(db);
+        self->cursor = last;
+        tb_debug("feed.skip", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
+                 TB_I("cursor", last));
+        return 0;
+    }
+    if (ev->seq != last + 1) {
+        tb_db_rollback(db);
+        self->cursor = last;
+        tb_warn("feed.apply", cid, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_I("seq", ev->seq), TB_I("cursor", last),
+                TB_S("error", "gap in the feed: refetching"));
+        return -1;
+    }
+    int64_t t0 = tb_mono_us();
+    if (self->fn(db, ev, self->arg) < 0) {
+        tb_db_rollback(db);
+        tb_error("feed.apply", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
+                 TB_I("type", ev->type), TB_S("error", "apply failed: will retry"),
+                 TB_S("db", tb_db_message(db)));
+        return -1;
+    }
+    char seq_s[24];
+    snprintf(seq_s, sizeof seq_s, "%lld", (long long)ev->seq);
+    p[2] = seq_s;
+    res = s_exec(db, Q_CURSOR_SET, 3, p);
+    if (!res)
+        goto db_failed_rollback;
+    PQclear(res);
+    if (tb_db_commit(db) < 0)
+        goto db_failed;
+    self->cursor = ev->seq;
+    tb_info("feed.apply", cid, TB_S("consumer", self->name), TB_S("stream", self->stream),
+            TB_I("seq", ev->seq), TB_I("type", ev->type),
+            TB_I("latency_us", tb_mono_us() - t0));
+    if (self->committed)
+        self->committed(ev, self->arg);
+    return 0;
+
+db_failed_rollback:
+    tb_db_rollback(db);
+db_failed:
+    tb_warn("feed.apply", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
+            TB_S("error", "database"), TB_S("db", tb_db_message(db)));
+    return -1;
+}
+
+static int s_apply_batch(tb_feed_consumer_t *self, const Techbridge__FeedBatch *batch)
+{
+    if (!batch) {
+        tb_warn("feed.fetch", NULL, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_S("error", "malformed FeedBatch"));
+        return -1;
+    }
+    if (batch->error && batch->error[0]) {
+        tb_warn("feed.fetch", NULL, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_S("error", batch->error));
+        return -1;
+    }
+    if (batch->head > self->head)
+        self->head = batch->head;
+    for (size_t i = 0; i < batch->n_events; i++) {
+        const Techbridge__Event *ev = batch->events[i];
+        if (ev->seq <= self->cursor)
+            continue;
+        if (s_apply_one(self, ev) < 0)
+            return -1;
+    }
+    self->backoff_ms = TB_FEED_BACKOFF_MIN_MS;
+    return 0;
+}
+
+static void s_dispatch(tb_feed_consumer_t *self, s_cevent_t ev,
+                       const Techbridge__FeedBatch *batch)
+{
+    s_cstate_t from = self->state;
+    s_caction_t action = s_table[from][ev].action;
+    self->state = s_table[from][ev].next;
+    int rc = 0;
+    switch (action) {
+    case A_NONE:
+        break;
+    case A_LOAD_CURSOR:
+        rc = s_load_cursor(self);
+        break;
+    case A_SEND:
+        rc = s_send_fetch(self);
+        break;
+    case A_APPLY:
+        rc = s_apply_batch(self, batch);
+        break;
+    case A_DROP:
+        tb_debug("feed.fetch", NULL, TB_S("consumer", self->name),
+                 TB_S("state", s_state_names[from]),
+                 TB_S("error", "unexpected reply dropped"));
+        break;
+    case A_RECONNECT:
+        tb_warn("feed.fetch", NULL, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_S("endpoint", self->endpoint),
+                TB_S("error", "no reply in time: reconnecting"));
+        rc = s_consumer_connect(self);
+        break;
+    case A_BACKOFF:
+        self->due_us = tb_mono_us() + (int64_t)self->backoff_ms * 1000;
+        self->backoff_ms *= 2;
+        if (self->backoff_ms > TB_FEED_BACKOFF_MAX_MS)
+            self->backoff_ms = TB_FEED_BACKOFF_MAX_MS;
+        break;
+    }
+    if (rc < 0 && ev != E_FAILED)
+        s_dispatch(self, E_FAILED, NULL);
+}
+
+static bool s_due(const tb_feed_consumer_t *self, int64_t now)
+{
+    switch (self->state) {
+    case S_READY:
+        return true;
+    case S_NEED_CURSOR:
+    case S_BACKOFF:
+        return now >= self->due_us;
+    default:
+        return false;
+    }
+}
+
+void tb_feed_consumer_on_readable(tb_feed_consumer_t *self)
+{
+    for (;;) {
+        if (!self->socket)
+            return;
+        int events = 0;
+        size_t sz = sizeof events;
+        if (zmq_getsockopt(self->socket, ZMQ_EVENTS, &events, &sz) < 0 ||
+            !(events & ZMQ_POLLIN))
+            return;
+        tb_arena_t *arena = tb_arena_new((size_t)TB_FEED_REPLY_MAX * 8);
+        if (!arena)
+            return;
+        errno = 0;
+        Techbridge__FeedBatch *batch = (Techbridge__FeedBatch *)tb_wire_recv(
+            self->socket, arena, &techbridge__feed_batch__descriptor, TB_FEED_REPLY_MAX,
+            true, 0);
+        if (!batch && (errno == EAGAIN || errno == EINTR)) {
+            tb_arena_destroy(&arena);
+            return;
+        }
+        s_dispatch(self, E_REPLY, batch);
+        tb_arena_destroy(&arena);
+        /*  Send the next fetch at once rather than at the next tick. */
+        if (self->state == S_READY)
+            s_dispatch(self, E_DUE, NULL);
+    }
+}
+
+void tb_feed_consumer_tick(tb_feed_consumer_t *self)
+{
+    /*  A few steps at most: BACKOFF -> NEED_CURSOR -> READY -> FETCHING. */
+    for (int i = 0; i < 4; i++) {
+        int64_t now = tb_mono_us();
+        if (self->state == S_FETCHING) {
+            if (now < self->due_us)
+                return;
+            s_dispatch(self, E_TIMEOUT, NULL);
+            continue;
+        }
+        if (!s_due(self, now))
+            return;
+        s_dispatch(self, E_DUE, NULL);
+    }
+}
+
+long tb_feed_consumer_next_timeout_ms(const tb_feed_consumer_t *self)
+{
+    if (self->state == S_READY)
+        return 0;
+    int64_t now = tb_mono_us();
+    if (self->due_us <= now)
+        return 0;
+    return (long)((self->due_us - now + 999) / 1000);
+}
+
+const char *tb_feed_consumer_name(const tb_feed_consumer_t *self)
+{
+    return self->name;
+}
+
+const char *tb_feed_consumer_stream(const tb_feed_consumer_t *self)
+{
+    return self->stream;
+}
+
+int64_t tb_feed_consumer_cursor(const tb_feed_consumer_t *self)
+{
+    return self->cursor;
+}
+
+int64_t tb_feed_consumer_head(const tb_feed_consumer_t *self)
+{
+    return self->head;
+}

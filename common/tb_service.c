@@ -1,0 +1,892 @@
+/*  tb_service: the one runtime loop of every service. One thread: zmq_poll over
+    the self-pipe of the signal handler, the database socket (NOTIFY wake-ups),
+    the API router, the feed routers, the feed consumers and the service's own
+    sockets; timers and the stats line in between. */
+#include "tb_service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "tb_feed.h"
+#include "tb_log.h"
+#include "tb_migrate.h"
+#include "tb_stats.h"
+#include "tb_util.h"
+#include "tb_valid.h"
+#include "tb_wire.h"
+
+#ifndef TB_VERSION
+#define TB_VERSION "dev"
+#endif
+
+#define S_POLL_MAX_MS   1000 /* the longest the loop sleeps */
+#define S_FEED_WAKE_MS  1000 /* the slow safety timer of the feed servers */
+#define S_API_BATCH     64   /* API calls served per loop turn, so feeds keep going */
+#define S_HWM           1000 /* queued messages per peer, each way */
+#define S_CID_MAX       64
+#define S_ARENA_FRAMES  16 /* a call's arena: this many times max-frame */
+#define S_ENDPOINTS_MAX 1024
+
+typedef struct {
+    char *stream;
+    void *router;
+    tb_feed_server_t *server;
+} s_feed_t;
+
+typedef struct {
+    void *socket;
+    tb_readable_fn fn;
+    void *arg;
+} s_socket_t;
+
+typedef struct {
+    int interval_ms;
+    int64_t due_us;
+    tb_timer_fn fn;
+    void *arg;
+} s_timer_t;
+
+struct tb_service_t {
+    char *name;
+    const tb_config_t *config;
+    void *ctx;
+    tb_db_t *db;
+    tb_stats_t *stats;
+    size_t max_frame;
+    long stats_interval_s;
+    bool migrate_only;
+    bool fatal; /* set at start: tb_service_run refuses */
+
+    void *api;
+    tb_api_fn api_fn;
+    void *core;
+
+    s_feed_t *feeds;
+    size_t nfeeds;
+    tb_feed_consumer_t **consumers;
+    size_t nconsumers;
+    s_socket_t *sockets;
+    size_t nsockets;
+    s_timer_t *timers;
+    size_t ntimers;
+
+    struct sigaction old_sigs[2]; /* restored by destroy */
+    bool signals;
+    char endpoints[S_ENDPOINTS_MAX]; /* for the start line */
+    int64_t started_us;
+    bool schema_ready;   /* migrations applied and checked in this session */
+    long schema_session; /* tb_db_reconnects() when they were */
+};
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t s_stop;
+static int s_pipe[2] = {-1, -1};
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    s_stop = 1;
+    if (s_pipe[1] >= 0) {
+        ssize_t rc = write(s_pipe[1], "", 1);
+        (void)rc; /* a full pipe already wakes the loop */
+    }
+    errno = saved;
+}
+
+static int s_signals_install(struct sigaction old[2])
+{
+    if (s_pipe[0] < 0 && pipe2(s_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        tb_error("service.failed", NULL, TB_S("step", "pipe"),
+                 TB_S("error", strerror(errno)));
+        return -1;
+    }
+    s_stop = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, &old[0]) != 0 || sigaction(SIGINT, &sa, &old[1]) != 0) {
+        tb_error("service.failed", NULL, TB_S("step", "sigaction"),
+                 TB_S("error", strerror(errno)));
+        return -1;
+    }
+    return 0;
+}
+
+static void s_signals_restore(struct sigaction old[2])
+{
+    sigaction(SIGTERM, &old[0], NULL);
+    sigaction(SIGINT, &old[1], NULL);
+}
+
+static void s_pipe_drain(void)
+{
+    char buf[64];
+    while (read(s_pipe[0], buf, sizeof buf) > 0)
+        ;
+}
+
+/* ---- sockets ---- */
+
+/*  Every socket the service binds or connects passes through here: the options
+    each needs, and (when keys are configured, a later issue) CURVE: the server
+    key pair on bound sockets, client keys on connected ones. */
+static int s_socket_setup(tb_service_t *self, void *socket, bool server)
+{
+    (void)server;
+    if (tb_wire_socket_setup(socket, self->max_frame) != 0)
+        return -1;
+    return 0;
+}
+
+/*  The consumer's DEALER is set up by tb_feed with this callback. */
+static int s_client_setup(void *socket, void *arg)
+{
+    return s_socket_setup(arg, socket, false);
+}
+
+static void s_endpoint_note(tb_service_t *self, const char *what, const char *endpoint)
+{
+    size_t used = strlen(self->endpoints);
+    snprintf(self->endpoints + used, sizeof self->endpoints - used, "%s%s=%s",
+             used ? " " : "", what, endpoint);
+}
+
+/*  A bound socket of `type` with the service's setup; ROUTERs report
+    unroutable replies and never block the loop. NULL on failure (logged). */
+static void *s_bind(tb_service_t *self, int type, const char *endpoint, const char *what)
+{
+    if (!endpoint || !*endpoint) {
+        tb_error("service.bind_failed", NULL, TB_S("socket", what),
+                 TB_S("error", "no endpoint"));
+        return NULL;
+    }
+    void *socket = zmq_socket(self->ctx, type);
+    if (!socket) {
+        tb_error("service.bind_failed", NULL, TB_S("socket", what),
+                 TB_S("error", zmq_strerror(errno)));
+        return NULL;
+    }
+    int rc = s_socket_setup(self, socket, true);
+    if (rc == 0 && type == ZMQ_ROUTER) {
+        int one = 1, hwm = S_HWM, zero = 0;
+        rc = zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        if (rc == 0)
+            rc = zmq_setsockopt(socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        if (rc == 0)
+            rc = zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        /* A peer that does not read gets EAGAIN, not a stalled service. */
+        if (rc == 0)
+            rc = zmq_setsockopt(socket, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    }
+    if (rc == 0)
+        rc = zmq_bind(socket, endpoint);
+    if (rc != 0) {
+        tb_error("service.bind_failed", NULL, TB_S("socket", what),
+                 TB_S("endpoint", endpoint), TB_S("error", zmq_strerror(errno)));
+        zmq_close(socket);
+        return NULL;
+    }
+    s_endpoint_note(self, what, endpoint);
+    return socket;
+}
+
+/* ---- lifecycle ---- */
+
+tb_service_t *tb_service_new(const char *name, const tb_config_t *config)
+{
+    if (tb_log_setup(name, tb_config_get(config, "log-level"),
+                     tb_config_get(config, "log-format")) != 0) {
+        tb_error("service.config", NULL,
+                 TB_S("error", "unknown log-level or log-format"));
+        return NULL;
+    }
+    long max_frame, interval;
+    if (tb_config_long(config, "max-frame", 1024, 64L * 1024 * 1024, &max_frame) != 0 ||
+        tb_config_long(config, "stats-interval", 0, 7L * 24 * 3600, &interval) != 0)
+        return NULL;
+    const char *keys = tb_config_get(config, "keys-file");
+    if (keys && *keys) {
+        /* Never run open while the operator believes the service is closed. */
+        tb_error("security.unsupported", NULL, TB_S("keys_file", keys),
+                 TB_S("error", "CURVE is not available in this build: unset keys-file "
+                               "to run open on loopback"));
+        return NULL;
+    }
+    tb_warn("security.open", NULL,
+            TB_S("message", "no keys-file: running without CURVE; every caller is "
+                            "trusted, keep the endpoints on loopback"));
+
+    tb_service_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->name = strdup(name);
+    self->config = config;
+    self->max_frame = (size_t)max_frame;
+    self->stats_interval_s = interval;
+    self->migrate_only = tb_config_switch(config, "migrate");
+    self->started_us = tb_mono_us();
+    /* From here on SIGTERM is a clean stop, even before tb_service_run. */
+    if (s_signals_install(self->old_sigs) != 0) {
+        free(self->name);
+        free(self);
+        return NULL;
+    }
+    self->signals = true;
+    self->ctx = zmq_ctx_new();
+    self->stats = tb_stats_new();
+    if (!self->name || !self->ctx || !self->stats) {
+        tb_error("service.failed", NULL, TB_S("step", "new"),
+                 TB_S("error", "out of memory"));
+        tb_service_destroy(&self);
+        return NULL;
+    }
+    self->db = tb_db_new(tb_config_get(config, "database-url"));
+    if (!self->db) {
+        tb_service_destroy(&self);
+        return NULL;
+    }
+    /* With the database up, bring the schema up to date now, before the core
+       prepares its statements against it. (When it comes later, the loop does.) */
+    if (!self->migrate_only && tb_db_ok(self->db)) {
+        tb_migrate_apply(self->db);
+        if (tb_db_ok(self->db)) {
+            if (tb_migrate_check(self->db) != 0)
+                self->fatal = true;
+            else {
+                self->schema_ready = true;
+                self->schema_session = tb_db_reconnects(self->db);
+            }
+        }
+    }
+    return self;
+}
+
+/*  Closes every socket and ends the context; safe to call twice. */
+static void s_close_all(tb_service_t *self)
+{
+    for (size_t i = 0; i < self->nfeeds; i++) {
+        tb_feed_server_destroy(&self->feeds[i].server);
+        if (self->feeds[i].router)
+            zmq_close(self->feeds[i].router);
+        self->feeds[i].router = NULL;
+        free(self->feeds[i].stream);
+        self->feeds[i].stream = NULL;
+    }
+    self->nfeeds = 0;
+    for (size_t i = 0; i < self->nconsumers; i++)
+        tb_feed_consumer_destroy(&self->consumers[i]);
+    self->nconsumers = 0;
+    for (size_t i = 0; i < self->nsockets; i++)
+        zmq_close(self->sockets[i].socket);
+    self->nsockets = 0;
+    if (self->api) {
+        zmq_close(self->api);
+        self->api = NULL;
+    }
+    if (self->ctx) {
+        zmq_ctx_term(self->ctx);
+        self->ctx = NULL;
+    }
+}
+
+void tb_service_destroy(tb_service_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tb_service_t *self = *self_p;
+    s_close_all(self);
+    if (self->signals)
+        s_signals_restore(self->old_sigs);
+    free(self->feeds);
+    free(self->consumers);
+    free(self->sockets);
+    free(self->timers);
+    tb_db_destroy(&self->db);
+    tb_stats_destroy(&self->stats);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+tb_db_t *tb_service_db(tb_service_t *self)
+{
+    return self->db;
+}
+
+void *tb_service_ctx(tb_service_t *self)
+{
+    return self->ctx;
+}
+
+const tb_config_t *tb_service_config(tb_service_t *self)
+{
+    return self->config;
+}
+
+/* ---- registration ---- */
+
+int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
+                        void *core)
+{
+    if (self->api || !fn) {
+        tb_error("service.bind_failed", NULL, TB_S("socket", "api"),
+                 TB_S("error", self->api ? "already bound" : "no handler"));
+        return -1;
+    }
+    self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api");
+    if (!self->api)
+        return -1;
+    self->api_fn = fn;
+    self->core = core;
+    return 0;
+}
+
+int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *endpoint)
+{
+    s_feed_t *feeds = realloc(self->feeds, (self->nfeeds + 1) * sizeof *feeds);
+    if (!feeds)
+        return -1;
+    self->feeds = feeds;
+    char what[80];
+    snprintf(what, sizeof what, "feed.%s", stream);
+    void *router = s_bind(self, ZMQ_ROUTER, endpoint, what);
+    if (!router)
+        return -1;
+    char channel[80];
+    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+    s_feed_t feed = {strdup(stream), router,
+                     tb_feed_server_new(self->db, stream, router)};
+    if (!feed.stream || !feed.server || tb_db_listen(self->db, channel) != 0) {
+        tb_error("service.feed_failed", NULL, TB_S("stream", stream));
+        tb_feed_server_destroy(&feed.server);
+        free(feed.stream);
+        zmq_close(router);
+        return -1;
+    }
+    self->feeds[self->nfeeds++] = feed;
+    return 0;
+}
+
+int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
+                       const char *endpoint, tb_apply_fn fn, tb_committed_fn committed,
+                       void *arg)
+{
+    tb_feed_consumer_t **consumers =
+        realloc(self->consumers, (self->nconsumers + 1) * sizeof *consumers);
+    if (!consumers)
+        return -1;
+    self->consumers = consumers;
+    tb_feed_consumer_t *consumer =
+        tb_feed_consumer_new(self->ctx, self->db, name, stream, endpoint, fn, committed,
+                             arg, s_client_setup, self);
+    if (!consumer) {
+        tb_error("service.consume_failed", NULL, TB_S("consumer", name),
+                 TB_S("stream", stream), TB_S("endpoint", endpoint ? endpoint : ""));
+        return -1;
+    }
+    self->consumers[self->nconsumers++] = consumer;
+    char what[80];
+    snprintf(what, sizeof what, "consume.%s", stream);
+    s_endpoint_note(self, what, endpoint);
+    return 0;
+}
+
+void *tb_service_bind_socket(tb_service_t *self, int type, const char *endpoint,
+                             tb_readable_fn fn, void *arg)
+{
+    s_socket_t *sockets = realloc(self->sockets, (self->nsockets + 1) * sizeof *sockets);
+    if (!sockets)
+        return NULL;
+    self->sockets = sockets;
+    void *socket = s_bind(self, type, endpoint,
+                          type == ZMQ_XPUB  ? "xpub"
+                          : type == ZMQ_PUB ? "pub"
+                                            : "socket");
+    if (!socket)
+        return NULL;
+    self->sockets[self->nsockets++] = (s_socket_t){socket, fn, arg};
+    return socket;
+}
+
+int tb_service_every(tb_service_t *self, int interval_ms, tb_timer_fn fn, void *arg)
+{
+    if (interval_ms <= 0 || !fn)
+        return -1;
+    s_timer_t *timers = realloc(self->timers, (self->ntimers + 1) * sizeof *timers);
+    if (!timers)
+        return -1;
+    self->timers = timers;
+    self->timers[self->ntimers++] =
+        (s_timer_t){interval_ms, tb_mono_us() + (int64_t)interval_ms * 1000, fn, arg};
+    return 0;
+}
+
+/* ---- API calls ---- */
+
+static bool s_cid_valid(const char *cid)
+{
+    size_t n = strlen(cid);
+    if (n > S_CID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (cid[i] < 0x20 || cid[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static int64_t s_lag(tb_feed_consumer_t *c)
+{
+    int64_t lag = tb_feed_consumer_head(c) - tb_feed_consumer_cursor(c);
+    return lag > 0 ? lag : 0;
+}
+
+/*  Health is the runtime's own: it must answer while the database is down. */
+static int s_health(tb_service_t *self, tb_call_t *call)
+{
+    Techbridge__HealthResult *h = TB_PB_NEW(call->arena, Techbridge__HealthResult,
+                                            techbridge__health_result__descriptor);
+    Techbridge__FeedLag **feeds =
+        tb_arena_alloc(call->arena, (self->nconsumers + 1) * sizeof *feeds);
+    if (!h || !feeds)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
+    h->service = tb_arena_strdup(call->arena, self->name);
+    h->database_ok = tb_db_ok(self->db);
+    h->uptime_s = (tb_mono_us() - self->started_us) / 1000000;
+    h->version = tb_arena_strdup(call->arena, TB_VERSION);
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        tb_feed_consumer_t *c = self->consumers[i];
+        Techbridge__FeedLag *f =
+            TB_PB_NEW(call->arena, Techbridge__FeedLag, techbridge__feed_lag__descriptor);
+        if (!f)
+            return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                                 "reply too large");
+        f->consumer = tb_arena_strdup(call->arena, tb_feed_consumer_name(c));
+        f->stream = tb_arena_strdup(call->arena, tb_feed_consumer_stream(c));
+        f->cursor = tb_feed_consumer_cursor(c);
+        f->head = tb_feed_consumer_head(c);
+        f->lag = s_lag(c);
+        feeds[i] = f;
+    }
+    h->n_feeds = self->nconsumers;
+    h->feeds = feeds;
+    call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_HEALTH;
+    call->reply->health = h;
+    return 0;
+}
+
+/*  Decodes and checks the request; fills call->req, cid, actor. Returns 0, or
+    -1 with the reply's error set. */
+static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
+{
+    size_t len = 0;
+    int frames = 0;
+    const uint8_t *body = tb_msg_body(msg, &len, &frames);
+    if (frames != 1 || !body || len == 0)
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "expected one non-empty ApiRequest frame, got %d frame(s)",
+                             frames);
+    if (len > self->max_frame)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "frame of %zu bytes exceeds the limit of %zu", len,
+                             self->max_frame);
+    Techbridge__ApiRequest *req = (Techbridge__ApiRequest *)tb_wire_unpack(
+        call->arena, &techbridge__api_request__descriptor, body, len, self->max_frame);
+    if (!req)
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "not a valid ApiRequest");
+    call->req = req;
+    const char *cid = req->correlation_id ? req->correlation_id : "";
+    if (!s_cid_valid(cid))
+        return tb_call_error(
+            call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+            "correlation_id must be at most %d printable ASCII characters", S_CID_MAX);
+    if (*cid) {
+        call->cid = cid;
+        call->reply->correlation_id = (char *)cid;
+    }
+    if (req->body_case == TECHBRIDGE__API_REQUEST__BODY__NOT_SET)
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "unknown or missing kind");
+    call->kind = tb_call_kind_name(req->body_case);
+    /* Open mode: the caller's claim is taken (keys would decide here). */
+    const char *actor = req->actor ? req->actor : "";
+    if (!*actor || strcmp(actor, TB_OPERATOR) == 0) {
+        call->actor = TB_OPERATOR;
+        call->is_operator = true;
+    } else if (tb_valid_org_id(actor)) {
+        call->actor = actor;
+        call->is_operator = false;
+    } else {
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "actor must be \"operator\" or an organisation id "
+                             "(1..64 of a-z 0-9 . _ -)");
+    }
+    return 0;
+}
+
+/*  A handler must leave no transaction open: the next call would run inside it. */
+static void s_check_idle(tb_service_t *self, const tb_call_t *call)
+{
+    PGconn *conn = tb_db_conn(self->db);
+    if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        tb_error("api.open_transaction", call->cid, TB_S("kind", call->kind));
+        tb_db_rollback(self->db);
+    }
+}
+
+static void s_serve(tb_service_t *self, tb_msg_t *msg)
+{
+    int64_t t0 = tb_mono_us();
+    tb_arena_t *arena = tb_arena_new(S_ARENA_FRAMES * self->max_frame);
+    Techbridge__ApiReply *reply =
+        arena ? TB_PB_NEW(arena, Techbridge__ApiReply, techbridge__api_reply__descriptor)
+              : NULL;
+    char made[37];
+    tb_uuid(made);
+    char *cid = reply ? tb_arena_strdup(arena, made) : NULL;
+    if (!cid) {
+        tb_error("api.failed", made, TB_S("error", "out of memory"));
+        tb_arena_destroy(&arena);
+        return;
+    }
+    reply->correlation_id = cid;
+    tb_call_t call = {.arena = arena,
+                      .reply = reply,
+                      .cid = cid,
+                      .actor = "",
+                      .is_operator = false,
+                      .kind = "invalid"};
+
+    if (s_decode(self, msg, &call) == 0) {
+        if (call.req->body_case == TECHBRIDGE__API_REQUEST__BODY_HEALTH)
+            s_health(self, &call);
+        else if (!tb_db_ok(self->db) || !self->schema_ready)
+            tb_call_error(&call, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
+        else {
+            self->api_fn(&call, self->core);
+            s_check_idle(self, &call);
+            if (!reply->error &&
+                reply->result_case == TECHBRIDGE__API_REPLY__RESULT__NOT_SET) {
+                tb_error("api.no_reply", call.cid, TB_S("kind", call.kind));
+                tb_call_error(&call, TECHBRIDGE__CODE__INTERNAL,
+                              "the service produced no result");
+            }
+        }
+    }
+    if (reply->error)
+        reply->result_case =
+            TECHBRIDGE__API_REPLY__RESULT__NOT_SET; /* either, not both */
+
+    Techbridge__Code code = reply->error ? reply->error->code : TECHBRIDGE__CODE__OK;
+    int sent = tb_msg_reply(msg, &reply->base);
+    int64_t us = tb_mono_us() - t0;
+    tb_stats_call(self->stats, call.kind, tb_stats_code_name((int)code), us);
+    if (reply->error)
+        tb_log(code == TECHBRIDGE__CODE__INTERNAL ? TB_LOG_ERROR : TB_LOG_INFO,
+               "api.call", call.cid, TB_S("kind", call.kind),
+               TB_S("code", tb_stats_code_name((int)code)), TB_I("latency_us", us),
+               TB_S("actor", call.actor),
+               TB_S("message", reply->error->message ? reply->error->message : ""));
+    else
+        tb_info("api.call", call.cid, TB_S("kind", call.kind), TB_S("code", "OK"),
+                TB_I("latency_us", us), TB_S("actor", call.actor));
+    if (sent != 0)
+        tb_warn("api.reply_failed", call.cid, TB_S("kind", call.kind),
+                TB_S("error", zmq_strerror(errno)));
+    tb_arena_destroy(&arena);
+}
+
+/*  Serves what the API router holds, up to a batch. Returns the number served. */
+static int s_api_readable(tb_service_t *self)
+{
+    int n = 0;
+    while (n < S_API_BATCH && !s_stop) {
+        tb_msg_t *msg = tb_msg_recv(self->api);
+        if (!msg)
+            break;
+        s_serve(self, msg);
+        tb_msg_destroy(&msg);
+        n++;
+    }
+    return n;
+}
+
+/* ---- the loop ---- */
+
+/*  Whenever a database session is new: migrations, then the schema check.
+    Returns -1 when the schema is one this binary must not run on. */
+static int s_db_maintain(tb_service_t *self)
+{
+    if (!tb_db_ok(self->db)) {
+        self->schema_ready = false;
+        if (tb_db_tick(self->db) != 0)
+            return 0;
+    }
+    if (self->schema_ready && self->schema_session == tb_db_reconnects(self->db))
+        return 0;
+    self->schema_ready = false;
+    tb_migrate_apply(self->db);
+    if (!tb_db_ok(self->db))
+        return 0; /* lost it again: next session */
+    if (tb_migrate_check(self->db) != 0) {
+        if (!tb_db_ok(self->db))
+            return 0;
+        return -1;
+    }
+    self->schema_ready = true;
+    self->schema_session = tb_db_reconnects(self->db);
+    return 0;
+}
+
+static void s_stats_line(tb_service_t *self)
+{
+    enum { EXTRA = 64 };
+    tb_field_t fields[8 + EXTRA];
+    char keys[EXTRA][96];
+    size_t n = 0;
+    fields[n++] = TB_B("db.ok", tb_db_ok(self->db));
+    fields[n++] = TB_I("db.round_trips", tb_db_round_trips(self->db));
+    fields[n++] = TB_I("db.reconnects", tb_db_reconnects(self->db));
+    fields[n++] = TB_I("uptime_s", (tb_mono_us() - self->started_us) / 1000000);
+    for (size_t i = 0; i < self->nconsumers && i < EXTRA; i++) {
+        tb_feed_consumer_t *c = self->consumers[i];
+        snprintf(keys[i], sizeof keys[i], "feed.%s.%s.lag", tb_feed_consumer_name(c),
+                 tb_feed_consumer_stream(c));
+        fields[n++] = TB_I(keys[i], s_lag(c));
+    }
+    fields[n] = TB_F_END_;
+    tb_stats_log(self->stats, fields);
+}
+
+static long s_until_ms(int64_t due_us, int64_t now_us)
+{
+    if (due_us <= now_us)
+        return 0;
+    return (long)((due_us - now_us + 999) / 1000);
+}
+
+static long s_min_timeout(long a, long b)
+{
+    if (b < 0)
+        return a;
+    return b < a ? b : a;
+}
+
+typedef enum { S_PIPE, S_DB, S_API, S_FEED, S_CONSUMER, S_SOCKET } s_role_t;
+
+typedef struct {
+    s_role_t role;
+    size_t index; /* in feeds, consumers or sockets */
+} s_tag_t;
+
+static void s_poll_add(zmq_pollitem_t *items, s_tag_t *tags, size_t *n, void *socket,
+                       int fd, s_role_t role, size_t index)
+{
+    items[*n] = (zmq_pollitem_t){socket, fd, ZMQ_POLLIN, 0};
+    tags[*n] = (s_tag_t){role, index};
+    (*n)++;
+}
+
+static int s_migrate_only(tb_service_t *self)
+{
+    /* The database may be starting beside us (compose, CI): give it a moment. */
+    int64_t deadline = tb_mono_us() + 10 * 1000000LL;
+    while (tb_db_tick(self->db) != 0 && tb_mono_us() < deadline && !s_stop) {
+        long ms = tb_db_next_attempt_ms(self->db);
+        usleep((useconds_t)(ms > 0 ? ms : 10) * 1000);
+    }
+    if (!tb_db_ok(self->db)) {
+        tb_error("migrate.failed", NULL, TB_S("error", tb_db_message(self->db)));
+        return -1;
+    }
+    if (tb_migrate_apply(self->db) != 0 || tb_migrate_check(self->db) != 0)
+        return -1;
+    tb_info("migrate.ok", NULL, TB_S("service", self->name));
+    return 0;
+}
+
+int tb_service_run(tb_service_t *self)
+{
+    if (!self->ctx) {
+        tb_error("service.failed", NULL, TB_S("error", "the service has already run"));
+        return -1;
+    }
+    int rc = 0;
+    if (self->migrate_only) {
+        rc = s_migrate_only(self);
+        s_close_all(self);
+        return rc;
+    }
+    if (self->fatal) {
+        tb_error("service.refused", NULL,
+                 TB_S("error", "refuses to start on a database schema it does not know"));
+        s_close_all(self);
+        return -1;
+    }
+    tb_info("service.start", NULL, TB_S("version", TB_VERSION),
+            TB_S("endpoints", self->endpoints), TB_B("database_ok", tb_db_ok(self->db)),
+            TB_I("max_frame", (int64_t)self->max_frame),
+            TB_I("stats_interval_s", self->stats_interval_s));
+
+    size_t cap = 3 + self->nfeeds + self->nconsumers + self->nsockets;
+    zmq_pollitem_t *items = calloc(cap, sizeof *items);
+    s_tag_t *tags = calloc(cap, sizeof *tags);
+    bool *ready = calloc(cap, sizeof *ready); /* by tag: feeds, consumers, sockets */
+    if (!items || !tags || !ready) {
+        free(items);
+        free(tags);
+        free(ready);
+        s_close_all(self);
+        return -1;
+    }
+    bool *feed_ready = ready;
+    bool *cons_ready = feed_ready + self->nfeeds;
+    bool *sock_ready = cons_ready + self->nconsumers;
+    int64_t now = tb_mono_us();
+    int64_t next_wake = now + S_FEED_WAKE_MS * 1000LL;
+    int64_t next_stats = now + self->stats_interval_s * 1000000LL;
+
+    while (!s_stop) {
+        if (s_db_maintain(self) != 0) {
+            tb_error(
+                "service.refused", NULL,
+                TB_S("error", "refuses to start on a database schema it does not know"));
+            rc = -1;
+            break;
+        }
+        bool live = tb_db_ok(self->db) && self->schema_ready;
+
+        /* The poll set holds only what is watched now: an item without events
+           would still report POLLERR/POLLHUP of its fd. */
+        size_t n = 0;
+        s_poll_add(items, tags, &n, NULL, s_pipe[0], S_PIPE, 0);
+        if (tb_db_socket(self->db) >= 0)
+            s_poll_add(items, tags, &n, NULL, tb_db_socket(self->db), S_DB, 0);
+        if (self->api)
+            s_poll_add(items, tags, &n, self->api, -1, S_API, 0);
+        for (size_t i = 0; live && i < self->nfeeds; i++)
+            s_poll_add(items, tags, &n, self->feeds[i].router, -1, S_FEED, i);
+        for (size_t i = 0; live && i < self->nconsumers; i++)
+            s_poll_add(items, tags, &n, tb_feed_consumer_socket(self->consumers[i]), -1,
+                       S_CONSUMER, i);
+        for (size_t i = 0; i < self->nsockets; i++)
+            if (self->sockets[i].fn)
+                s_poll_add(items, tags, &n, self->sockets[i].socket, -1, S_SOCKET, i);
+
+        /* The timeout: the nearest deadline, at most S_POLL_MAX_MS. */
+        now = tb_mono_us();
+        long timeout = S_POLL_MAX_MS;
+        if (!tb_db_ok(self->db))
+            timeout = s_min_timeout(timeout, tb_db_next_attempt_ms(self->db));
+        if (self->stats_interval_s > 0)
+            timeout = s_min_timeout(timeout, s_until_ms(next_stats, now));
+        if (live) {
+            if (self->nfeeds > 0)
+                timeout = s_min_timeout(timeout, s_until_ms(next_wake, now));
+            for (size_t i = 0; i < self->nfeeds; i++)
+                timeout = s_min_timeout(
+                    timeout, tb_feed_server_next_timeout_ms(self->feeds[i].server));
+            for (size_t i = 0; i < self->nconsumers; i++)
+                timeout = s_min_timeout(
+                    timeout, tb_feed_consumer_next_timeout_ms(self->consumers[i]));
+            for (size_t i = 0; i < self->ntimers; i++)
+                timeout = s_min_timeout(timeout, s_until_ms(self->timers[i].due_us, now));
+        }
+
+        if (zmq_poll(items, (int)n, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            tb_error("service.failed", NULL, TB_S("step", "poll"),
+                     TB_S("error", zmq_strerror(errno)));
+            rc = -1;
+            break;
+        }
+        bool api_ready = false;
+        memset(ready, 0, cap * sizeof *ready);
+        for (size_t i = 0; i < n; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            switch (tags[i].role) {
+            case S_PIPE:
+                s_pipe_drain();
+                break;
+            case S_DB:
+                break; /* drained below, every turn */
+            case S_API:
+                api_ready = true;
+                break;
+            case S_FEED:
+                feed_ready[tags[i].index] = true;
+                break;
+            case S_CONSUMER:
+                cons_ready[tags[i].index] = true;
+                break;
+            case S_SOCKET:
+                sock_ready[tags[i].index] = true;
+                break;
+            }
+        }
+        if (s_stop)
+            break;
+
+        /* NOTIFYs are read on every turn: libpq may have buffered them during
+           another call, when the socket no longer shows readable. */
+        bool wake = tb_db_drain_notifies(self->db) > 0;
+        if (api_ready)
+            wake = s_api_readable(self) > 0 || wake;
+
+        live = tb_db_ok(self->db) && self->schema_ready;
+        if (live && !s_stop) {
+            for (size_t i = 0; i < self->nfeeds; i++)
+                if (feed_ready[i])
+                    tb_feed_server_on_readable(self->feeds[i].server);
+            now = tb_mono_us();
+            if (self->nfeeds > 0 && (wake || now >= next_wake)) {
+                for (size_t i = 0; i < self->nfeeds; i++)
+                    tb_feed_server_wake(self->feeds[i].server);
+                next_wake = now + S_FEED_WAKE_MS * 1000LL;
+            }
+            for (size_t i = 0; i < self->nconsumers && !s_stop; i++) {
+                if (cons_ready[i])
+                    tb_feed_consumer_on_readable(self->consumers[i]);
+                tb_feed_consumer_tick(self->consumers[i]);
+            }
+            now = tb_mono_us();
+            for (size_t i = 0; i < self->ntimers && !s_stop && tb_db_ok(self->db); i++) {
+                if (now < self->timers[i].due_us)
+                    continue;
+                self->timers[i].fn(self, self->timers[i].arg);
+                now = tb_mono_us();
+                self->timers[i].due_us =
+                    now + (int64_t)self->timers[i].interval_ms * 1000;
+            }
+        }
+        for (size_t i = 0; i < self->nsockets && !s_stop; i++)
+            if (sock_ready[i])
+                self->sockets[i].fn(self, self->sockets[i].socket, self->sockets[i].arg);
+
+        now = tb_mono_us();
+        if (self->stats_interval_s > 0 && now >= next_stats) {
+            s_stats_line(self);
+            next_stats = now + self->stats_interval_s * 1000000LL;
+        }
+    }
+    free(tags);
+    free(ready);
+    free(items);
+    if (rc == 0)
+        tb_info("service.stop", NULL, TB_S("reason", "signal"),
+                TB_I("uptime_s", (tb_mono_us() - self->started_us) / 1000000));
+    s_close_all(self);
+    return rc;
+}

@@ -1,0 +1,300 @@
+/*  tb_wire: protobuf messages over ZeroMQ, with libzmq directly. */
+#include "tb_wire.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "tb_log.h"
+
+#define S_MAX_ENVELOPE 8 /* routing frames, the empty delimiter included */
+
+struct tb_msg_t {
+    zmq_msg_t envelope[S_MAX_ENVELOPE];
+    int n_envelope;
+    zmq_msg_t body;
+    bool has_body;
+    int body_frames;
+    char *user_id;
+    void *router; /* where the request came from: the reply goes back there */
+};
+
+int tb_wire_socket_setup(void *socket, size_t max_frame)
+{
+    int linger = 0;
+    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        return -1;
+    if (max_frame > 0) {
+        /* A hard ceiling well above max_frame: a frame a bit too large still
+           arrives and gets an error reply; only absurd ones cut the peer. */
+        int64_t ceiling = max_frame > (size_t) (INT64_MAX / 4) ? INT64_MAX
+                                                                : (int64_t) max_frame * 4;
+        if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool s_more(void *socket)
+{
+    int more = 0;
+    size_t size = sizeof more;
+    if (zmq_getsockopt(socket, ZMQ_RCVMORE, &more, &size) != 0)
+        return false;
+    return more != 0;
+}
+
+/*  Reads and drops what is left of a multipart message; returns the number of
+    frames dropped. */
+static int s_drain(void *socket)
+{
+    int n = 0;
+    while (s_more(socket)) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        int rc = zmq_msg_recv(&part, socket, 0);
+        zmq_msg_close(&part);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc >= 0)
+            n++;
+    }
+    return n;
+}
+
+void tb_msg_destroy(tb_msg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tb_msg_t *self = *self_p;
+    for (int i = 0; i < self->n_envelope; i++)
+        zmq_msg_close(&self->envelope[i]);
+    zmq_msg_close(&self->body);
+    free(self->user_id);
+    free(self);
+    *self_p = NULL;
+}
+
+static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason)
+{
+    int frames = (*self_p)->n_envelope + s_drain(router);
+    tb_warn("api.malformed_envelope", NULL, TB_S("reason", reason), TB_I("frames", frames));
+    tb_msg_destroy(self_p);
+    return NULL;
+}
+
+tb_msg_t *tb_msg_recv(void *router)
+{
+    tb_msg_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    zmq_msg_init(&self->body);
+
+    /* The first frame without waiting; the rest of a multipart message is
+       already there when its first frame is. */
+    zmq_msg_t *part = &self->envelope[0];
+    zmq_msg_init(part);
+    if (zmq_msg_recv(part, router, ZMQ_DONTWAIT) < 0) {
+        int err = errno;
+        zmq_msg_close(part);
+        free(self);
+        errno = err;
+        return NULL;
+    }
+    self->n_envelope = 1;
+    self->router = router;
+    bool delimited = zmq_msg_size(part) == 0;
+    while (!delimited) {
+        if (!s_more(router))
+            return s_malformed(&self, router, "no delimiter");
+        if (self->n_envelope == S_MAX_ENVELOPE)
+            return s_malformed(&self, router, "envelope too long");
+        part = &self->envelope[self->n_envelope];
+        zmq_msg_init(part);
+        if (zmq_msg_recv(part, router, 0) < 0) {
+            zmq_msg_close(part);
+            return s_malformed(&self, router, "receive failed");
+        }
+        self->n_envelope++;
+        delimited = zmq_msg_size(part) == 0;
+    }
+    if (self->n_envelope < 2) {
+        /* A ROUTER always prepends the routing id: an empty first frame here
+           means no identity to answer to. */
+        return s_malformed(&self, router, "no routing id");
+    }
+
+    /* The body: the first frame after the delimiter; more frames are counted
+       and dropped (a protocol error the service answers). */
+    zmq_msg_t *meta = &self->envelope[0];
+    if (s_more(router)) {
+        if (zmq_msg_recv(&self->body, router, 0) < 0)
+            return s_malformed(&self, router, "receive failed");
+        self->has_body = true;
+        self->body_frames = 1 + s_drain(router);
+        meta = &self->body;
+    }
+    const char *user_id = zmq_msg_gets(meta, "User-Id");
+    self->user_id = strdup(user_id ? user_id : "");
+    if (!self->user_id) {
+        tb_msg_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames)
+{
+    static const uint8_t empty[1] = {0};
+    if (frames)
+        *frames = self ? self->body_frames : 0;
+    if (!self || !self->has_body) {
+        if (len)
+            *len = 0;
+        return empty;
+    }
+    if (len)
+        *len = zmq_msg_size((zmq_msg_t *) &self->body);
+    return zmq_msg_data((zmq_msg_t *) &self->body);
+}
+
+const char *tb_msg_user_id(const tb_msg_t *self)
+{
+    return self && self->user_id ? self->user_id : "";
+}
+
+/*  Sends a packed message as one frame (zero copy: packed into the frame). */
+static int s_send_packed(void *socket, const ProtobufCMessage *msg, int flags)
+{
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    zmq_msg_t frame;
+    if (zmq_msg_init_size(&frame, size) != 0)
+        return -1;
+    if (size > 0)
+        protobuf_c_message_pack(msg, zmq_msg_data(&frame));
+    if (zmq_msg_send(&frame, socket, flags) < 0) {
+        int err = errno;
+        zmq_msg_close(&frame);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int tb_msg_reply(tb_msg_t *self, const ProtobufCMessage *reply)
+{
+    if (!self || !reply || !self->router) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* ROUTER sends do not block (a gone peer is a silent drop, or
+       EHOSTUNREACH with ROUTER_MANDATORY); DONTWAIT keeps the loop safe. */
+    for (int i = 0; i < self->n_envelope; i++) {
+        zmq_msg_t copy;
+        zmq_msg_init(&copy);
+        zmq_msg_copy(&copy, &self->envelope[i]);
+        if (zmq_msg_send(&copy, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            int err = errno;
+            zmq_msg_close(&copy);
+            errno = err;
+            return -1;
+        }
+    }
+    return s_send_packed(self->router, reply, ZMQ_DONTWAIT);
+}
+
+uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!arena || !msg)
+        return NULL;
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    uint8_t *out = tb_arena_alloc(arena, size ? size : 1);
+    if (!out)
+        return NULL;
+    size_t packed = size ? protobuf_c_message_pack(msg, out) : 0;
+    if (len)
+        *len = packed;
+    return out;
+}
+
+ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena, const ProtobufCMessageDescriptor *desc,
+                                 const uint8_t *data, size_t len, size_t max_len)
+{
+    static const uint8_t empty[1] = {0};
+    if (!arena || !desc || (!data && len > 0)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Checked before protobuf-c sees a byte: it has no limits of its own. */
+    if (len > max_len) {
+        errno = EMSGSIZE;
+        return NULL;
+    }
+    ProtobufCMessage *msg =
+        protobuf_c_message_unpack(desc, tb_arena_allocator(arena), len, data ? data : empty);
+    if (!msg)
+        errno = EPROTO;
+    return msg;
+}
+
+int tb_wire_send(void *socket, const ProtobufCMessage *msg, bool dealer)
+{
+    if (!socket || !msg) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (dealer && zmq_send(socket, "", 0, ZMQ_SNDMORE) < 0)
+        return -1;
+    return s_send_packed(socket, msg, 0);
+}
+
+ProtobufCMessage *tb_wire_recv(void *socket, tb_arena_t *arena,
+                               const ProtobufCMessageDescriptor *desc, size_t max_len,
+                               bool dealer, int timeout_ms)
+{
+    zmq_pollitem_t item = {.socket = socket, .events = ZMQ_POLLIN};
+    int rc = zmq_poll(&item, 1, timeout_ms < 0 ? -1 : timeout_ms);
+    if (rc < 0)
+        return NULL; /* errno from zmq_poll, e.g. EINTR */
+    if (rc == 0 || !(item.revents & ZMQ_POLLIN)) {
+        errno = EAGAIN;
+        return NULL;
+    }
+
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    if (zmq_msg_recv(&frame, socket, ZMQ_DONTWAIT) < 0) {
+        int err = errno;
+        zmq_msg_close(&frame);
+        errno = err;
+        return NULL;
+    }
+    if (dealer) {
+        /* The empty delimiter a ROUTER's reply starts with. */
+        bool delimiter = zmq_msg_size(&frame) == 0;
+        zmq_msg_close(&frame);
+        zmq_msg_init(&frame);
+        if (!delimiter || !s_more(socket) || zmq_msg_recv(&frame, socket, 0) < 0) {
+            zmq_msg_close(&frame);
+            s_drain(socket);
+            errno = EPROTO;
+            return NULL;
+        }
+    }
+    if (s_drain(socket) > 0) {
+        zmq_msg_close(&frame);
+        errno = EPROTO; /* one frame per message */
+        return NULL;
+    }
+    ProtobufCMessage *msg =
+        tb_wire_unpack(arena, desc, zmq_msg_data(&frame), zmq_msg_size(&frame), max_len);
+    int err = errno;
+    zmq_msg_close(&frame);
+    if (!msg)
+        errno = err == EMSGSIZE ? EMSGSIZE : EPROTO;
+    return msg;
+}

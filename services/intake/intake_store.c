@@ -1,0 +1,530 @@
+/*  intake_store: the SQL of tb-intake. See intake_store.h. */
+#include "intake_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake_core.h"
+#include "tb_log.h"
+#include "tb_wire.h"
+
+/* Times: epoch ms in, timestamptz stored, epoch ms out. */
+#define TS(n) "to_timestamp($" #n "::bigint / 1000.0)"
+#define MS(c) "(extract(epoch from " c ") * 1000)::bigint"
+
+/* The columns every request read selects, in this order (see s_row). */
+#define ROW_COLS                                                                         \
+    "id::text, status, version, " MS("created_at") ", " MS("updated_at") ", "            \
+    MS("expires_at") ", renewed, expiring_notified, body, fingerprint"
+
+typedef struct {
+    const char *name;
+    const char *sql;
+} s_stmt_t;
+
+static const s_stmt_t s_stmts[] = {
+    {"intake_get", "SELECT " ROW_COLS " FROM intake_requests WHERE id = $1::uuid"},
+    {"intake_get_lock",
+     "SELECT " ROW_COLS " FROM intake_requests WHERE id = $1::uuid FOR UPDATE"},
+    {"intake_get_by_ref", "SELECT " ROW_COLS " FROM intake_requests"
+                          " WHERE org_id = $1 AND external_ref = $2"},
+    {"intake_insert",
+     "INSERT INTO intake_requests (id, kind, org_id, external_ref, status, sector, title,"
+     " summary, keywords, version, created_at, updated_at, expires_at, fingerprint, body)"
+     " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, " TS(11) ", " TS(
+         12) ", " TS(13) ", $14::bytea, $15::bytea)"
+                         " ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id"},
+    {"intake_duplicate",
+     "SELECT id::text FROM intake_requests"
+     " WHERE org_id = $1 AND id <> $2::uuid"
+     " AND status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
+     " AND title % $3 AND similarity(title, $3) >= " INTAKE_DUPLICATE_SIMILARITY
+     " ORDER BY similarity(title, $3) DESC, created_at, id LIMIT 1"},
+    {"intake_update_content",
+     "UPDATE intake_requests SET sector = $3, title = $4, summary = $5, keywords = $6,"
+     " version = version + 1, updated_at = " TS(7) ", expires_at = " TS(
+         8) ", body = $9::bytea,"
+                " expiring_notified = expiring_notified AND expires_at = " TS(
+                    8) " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
+    {"intake_update_status",
+     "UPDATE intake_requests SET status = $3, version = version + 1,"
+     " updated_at = " TS(4) ", expires_at = " TS(5) ", renewed = $6::boolean,"
+                                                  " expiring_notified = expiring_notified"
+                                                  " AND NOT $7::boolean"
+                                                  " WHERE id = $1::uuid AND version = "
+                                                  "$2::bigint RETURNING version"},
+    {"intake_set_notified",
+     "UPDATE intake_requests SET expiring_notified = true WHERE id = $1::uuid"},
+    {"intake_history_add",
+     "INSERT INTO intake_history (request_id, at, actor, action, from_status, to_status,"
+     " reason, version, correlation_id)"
+     " VALUES ($1::uuid, " TS(2) ", $3, $4, $5, $6, $7, $8::bigint, $9)"},
+    {"intake_history", "SELECT " MS("at") ", actor, action, from_status, to_status, reason,"
+                       " version, correlation_id FROM intake_history"
+                       " WHERE request_id = $1::uuid ORDER BY at, id"},
+    {"intake_list",
+     "SELECT " ROW_COLS " FROM intake_requests"
+     " WHERE ($1::text IS NULL OR kind = $1)"
+     " AND ($2::text IS NULL OR status = $2)"
+     " AND ($3::text IS NULL OR sector = $3)"
+     " AND ($4::text IS NULL OR org_id = $4)"
+     " AND ($5::text IS NULL OR search @@ websearch_to_tsquery('english', $5))"
+     " AND ($6::bigint IS NULL OR (created_at, id) < (" TS(6) ", $7::uuid))"
+     " ORDER BY created_at DESC, id DESC LIMIT $8::int"},
+    {"intake_claim_expired", "SELECT " ROW_COLS " FROM intake_requests"
+                             " WHERE status = 'PUBLISHED' AND expires_at <= " TS(
+                                 1) " ORDER BY expires_at, id LIMIT $2::int"
+                                    " FOR UPDATE SKIP LOCKED"},
+    {"intake_claim_expiring",
+     "SELECT " ROW_COLS " FROM intake_requests"
+     " WHERE status = 'PUBLISHED' AND expires_at > " TS(1) " AND expires_at <= " TS(
+         2) " AND NOT expiring_notified"
+            " ORDER BY expires_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED"},
+    {"intake_sectors", "SELECT code FROM sectors ORDER BY code"},
+};
+
+int intake_store_prepare(tb_db_t *db)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sizeof s_stmts / sizeof s_stmts[0]; i++)
+        if (tb_db_prepare(db, s_stmts[i].name, s_stmts[i].sql) != 0) {
+            tb_error("intake.prepare_failed", NULL, TB_S("statement", s_stmts[i].name),
+                     TB_S("error", tb_db_message(db)));
+            rc = -1;
+        }
+    return rc;
+}
+
+/* ---- enum names ---- */
+
+static const char *s_enum_text(const ProtobufCEnumDescriptor *desc, int value)
+{
+    if (value == 0)
+        return "";
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
+    return v ? v->name : "";
+}
+
+static int s_enum_value(const ProtobufCEnumDescriptor *desc, const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
+    return v ? v->value : 0;
+}
+
+const char *intake_status_text(Techbridge__Status s)
+{
+    return s_enum_text(&techbridge__status__descriptor, (int) s);
+}
+
+const char *intake_kind_text(Techbridge__Kind k)
+{
+    return s_enum_text(&techbridge__kind__descriptor, (int) k);
+}
+
+const char *intake_action_text(Techbridge__Action a)
+{
+    return s_enum_text(&techbridge__action__descriptor, (int) a);
+}
+
+/* ---- rows ---- */
+
+static int64_t s_i64(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static bool s_bool(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* A bytea column (text format) into the arena. */
+static uint8_t *s_bytea(tb_arena_t *arena, const PGresult *r, int row, int col, size_t *len)
+{
+    size_t n = 0;
+    unsigned char *raw =
+        PQunescapeBytea((const unsigned char *) PQgetvalue(r, row, col), &n);
+    if (!raw)
+        return NULL;
+    uint8_t *out = tb_arena_alloc(arena, n ? n : 1);
+    if (out)
+        memcpy(out, raw, n);
+    PQfreemem(raw);
+    *len = n;
+    return out;
+}
+
+/* Row `row` of a ROW_COLS result. Returns 0, or -1 when the stored body does
+   not decode (logged: a corrupt row or the arena's cap). */
+static int s_row(tb_arena_t *arena, const PGresult *r, int row, intake_row_t *out)
+{
+    size_t len = 0;
+    uint8_t *body = s_bytea(arena, r, row, 8, &len);
+    Techbridge__Request *req =
+        body ? (Techbridge__Request *) tb_wire_unpack(arena, &techbridge__request__descriptor,
+                                                      body, len, INTAKE_BODY_MAX)
+             : NULL;
+    if (!req) {
+        tb_error("intake.row_undecodable", NULL, TB_S("id", PQgetvalue(r, row, 0)),
+                 TB_I("body_bytes", len));
+        return -1;
+    }
+    req->id = tb_arena_strdup(arena, PQgetvalue(r, row, 0));
+    req->status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
+                                                    PQgetvalue(r, row, 1));
+    req->version = s_i64(r, row, 2);
+    req->created_at = s_i64(r, row, 3);
+    req->updated_at = s_i64(r, row, 4);
+    req->expires_at = s_i64(r, row, 5);
+    req->renewed = s_bool(r, row, 6);
+    out->request = req;
+    out->expiring_notified = s_bool(r, row, 7);
+    out->fingerprint = s_bytea(arena, r, row, 9, &out->fingerprint_len);
+    if (!req->id || !out->fingerprint)
+        return -1;
+    return 0;
+}
+
+/* Runs a lookup of one row: 0 found, 1 none, -1 failure. */
+static int s_one(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
+                 const char *const *params, intake_row_t *row)
+{
+    PGresult *r = tb_db_exec(db, stmt, n, params);
+    if (!r)
+        return -1;
+    int rc = 1;
+    if (PQntuples(r) > 0)
+        rc = s_row(arena, r, 0, row);
+    PQclear(r);
+    return rc;
+}
+
+/* Every row of a ROW_COLS result into an arena array. */
+static int s_many(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
+                  const char *const *params, Techbridge__Request ***out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    PGresult *r = tb_db_exec(db, stmt, n, params);
+    if (!r)
+        return -1;
+    int rows = PQntuples(r);
+    Techbridge__Request **list =
+        tb_arena_alloc(arena, sizeof *list * (size_t) (rows > 0 ? rows : 1));
+    if (!list) {
+        PQclear(r);
+        return -1;
+    }
+    size_t k = 0;
+    for (int i = 0; i < rows; i++) {
+        intake_row_t row = {0};
+        if (s_row(arena, r, i, &row) == 0)
+            list[k++] = row.request;
+    }
+    PQclear(r);
+    *out = list;
+    *count = k;
+    return 0;
+}
+
+int intake_store_get(tb_db_t *db, tb_arena_t *arena, const char *id, bool for_update,
+                     intake_row_t *row)
+{
+    const char *p[] = {id};
+    return s_one(db, arena, for_update ? "intake_get_lock" : "intake_get", 1, p, row);
+}
+
+int intake_store_get_by_ref(tb_db_t *db, tb_arena_t *arena, const char *org_id,
+                            const char *external_ref, intake_row_t *row)
+{
+    const char *p[] = {org_id, external_ref};
+    return s_one(db, arena, "intake_get_by_ref", 2, p, row);
+}
+
+/* The keywords of a request, space-separated, for the search column. */
+static char *s_keywords(tb_arena_t *arena, const Techbridge__Request *req)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < req->n_keywords; i++)
+        n += strlen(req->keywords[i]) + 1;
+    char *s = tb_arena_alloc(arena, n);
+    if (!s)
+        return NULL;
+    char *p = s;
+    for (size_t i = 0; i < req->n_keywords; i++) {
+        size_t l = strlen(req->keywords[i]);
+        if (i > 0)
+            *p++ = ' ';
+        memcpy(p, req->keywords[i], l);
+        p += l;
+    }
+    *p = '\0';
+    return s;
+}
+
+/* The body stored for a request: its content, packed. */
+static uint8_t *s_body(tb_arena_t *arena, const Techbridge__Request *req, size_t *len)
+{
+    Techbridge__Request *content = intake_request_content(arena, req);
+    if (!content)
+        return NULL;
+    return tb_wire_pack(arena, &content->base, len);
+}
+
+int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
+                        const uint8_t *fingerprint, size_t fingerprint_len)
+{
+    size_t body_len = 0;
+    uint8_t *body = s_body(arena, req, &body_len);
+    char *keywords = s_keywords(arena, req);
+    if (!body || !keywords)
+        return -1;
+    char version[24], created[24], updated[24], expires[24];
+    snprintf(version, sizeof version, "%" PRId64, req->version);
+    snprintf(created, sizeof created, "%" PRId64, req->created_at);
+    snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
+    snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
+    const char *p[15] = {req->id,
+                         intake_kind_text(req->kind),
+                         req->org->id,
+                         req->external_ref,
+                         intake_status_text(req->status),
+                         req->sector,
+                         req->title,
+                         req->summary,
+                         keywords,
+                         version,
+                         created,
+                         updated,
+                         expires,
+                         (const char *) fingerprint,
+                         (const char *) body};
+    int lengths[15] = {0};
+    int formats[15] = {0};
+    lengths[13] = (int) fingerprint_len;
+    formats[13] = 1;
+    lengths[14] = (int) body_len;
+    formats[14] = 1;
+    PGresult *r = tb_db_exec_bin(db, "intake_insert", 15, p, lengths, formats);
+    if (!r)
+        return -1;
+    int rc = PQntuples(r) == 1 ? 0 : 1;
+    PQclear(r);
+    return rc;
+}
+
+int intake_store_find_duplicate(tb_db_t *db, tb_arena_t *arena, const char *org_id,
+                                const char *id, const char *title, char **dup_id)
+{
+    *dup_id = "";
+    const char *p[] = {org_id, id, title};
+    PGresult *r = tb_db_exec(db, "intake_duplicate", 3, p);
+    if (!r)
+        return -1;
+    if (PQntuples(r) > 0)
+        *dup_id = tb_arena_strdup(arena, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return *dup_id ? 0 : -1;
+}
+
+/* 0 when the UPDATE ... RETURNING hit a row, 1 when none, -1 on failure. */
+static int s_updated(PGresult *r)
+{
+    if (!r)
+        return -1;
+    int rc = PQntuples(r) > 0 ? 0 : 1;
+    PQclear(r);
+    return rc;
+}
+
+int intake_store_update_content(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
+                                int64_t expected_version)
+{
+    size_t body_len = 0;
+    uint8_t *body = s_body(arena, req, &body_len);
+    char *keywords = s_keywords(arena, req);
+    if (!body || !keywords)
+        return -1;
+    char version[24], updated[24], expires[24];
+    snprintf(version, sizeof version, "%" PRId64, expected_version);
+    snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
+    snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
+    const char *p[9] = {req->id,  version, req->sector, req->title,          req->summary,
+                        keywords, updated, expires,     (const char *) body};
+    int lengths[9] = {0};
+    int formats[9] = {0};
+    lengths[8] = (int) body_len;
+    formats[8] = 1;
+    return s_updated(tb_db_exec_bin(db, "intake_update_content", 9, p, lengths, formats));
+}
+
+int intake_store_update_status(tb_db_t *db, const Techbridge__Request *req,
+                               int64_t expected_version, bool clear_notified)
+{
+    char version[24], updated[24], expires[24];
+    snprintf(version, sizeof version, "%" PRId64, expected_version);
+    snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
+    snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
+    const char *p[7] = {req->id,
+                        version,
+                        intake_status_text(req->status),
+                        updated,
+                        expires,
+                        req->renewed ? "true" : "false",
+                        clear_notified ? "true" : "false"};
+    return s_updated(tb_db_exec(db, "intake_update_status", 7, p));
+}
+
+int intake_store_set_notified(tb_db_t *db, const char *id)
+{
+    const char *p[] = {id};
+    PGresult *r = tb_db_exec(db, "intake_set_notified", 1, p);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int intake_store_history_add(tb_db_t *db, const char *request_id,
+                             const Techbridge__HistoryEntry *e)
+{
+    char at[24], version[24];
+    snprintf(at, sizeof at, "%" PRId64, e->at);
+    snprintf(version, sizeof version, "%" PRId64, e->version);
+    const char *p[9] = {request_id,
+                        at,
+                        e->actor,
+                        intake_action_text(e->action),
+                        intake_status_text(e->from_status),
+                        intake_status_text(e->to_status),
+                        e->reason,
+                        version,
+                        e->correlation_id};
+    PGresult *r = tb_db_exec(db, "intake_history_add", 9, p);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int intake_store_history(tb_db_t *db, tb_arena_t *arena, const char *request_id,
+                         Techbridge__HistoryEntry ***entries, size_t *count)
+{
+    *entries = NULL;
+    *count = 0;
+    const char *p[] = {request_id};
+    PGresult *r = tb_db_exec(db, "intake_history", 1, p);
+    if (!r)
+        return -1;
+    int rows = PQntuples(r);
+    Techbridge__HistoryEntry **list =
+        tb_arena_alloc(arena, sizeof *list * (size_t) (rows > 0 ? rows : 1));
+    int rc = list ? 0 : -1;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        Techbridge__HistoryEntry *e =
+            TB_PB_NEW(arena, Techbridge__HistoryEntry, techbridge__history_entry__descriptor);
+        if (!e) {
+            rc = -1;
+            break;
+        }
+        e->at = s_i64(r, i, 0);
+        e->actor = tb_arena_strdup(arena, PQgetvalue(r, i, 1));
+        e->action = (Techbridge__Action) s_enum_value(&techbridge__action__descriptor,
+                                                      PQgetvalue(r, i, 2));
+        e->from_status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
+                                                           PQgetvalue(r, i, 3));
+        e->to_status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
+                                                         PQgetvalue(r, i, 4));
+        e->reason = tb_arena_strdup(arena, PQgetvalue(r, i, 5));
+        e->version = s_i64(r, i, 6);
+        e->correlation_id = tb_arena_strdup(arena, PQgetvalue(r, i, 7));
+        if (!e->actor || !e->reason || !e->correlation_id)
+            rc = -1;
+        list[i] = e;
+    }
+    PQclear(r);
+    if (rc == 0) {
+        *entries = list;
+        *count = (size_t) rows;
+    }
+    return rc;
+}
+
+int intake_store_list(tb_db_t *db, tb_arena_t *arena, const intake_filter_t *f,
+                      Techbridge__Request ***out, size_t *count)
+{
+    char after[24], limit[16];
+    snprintf(after, sizeof after, "%" PRId64, f->after_ms);
+    snprintf(limit, sizeof limit, "%d", f->limit);
+    const char *p[8] = {f->kind,
+                        f->status,
+                        f->sector,
+                        f->org_id,
+                        f->text,
+                        f->has_after ? after : NULL,
+                        f->has_after ? f->after_id : NULL,
+                        limit};
+    return s_many(db, arena, "intake_list", 8, p, out, count);
+}
+
+int intake_store_claim_expired(tb_db_t *db, tb_arena_t *arena, int64_t now_ms, int limit,
+                               Techbridge__Request ***out, size_t *count)
+{
+    char now[24], lim[16];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *p[] = {now, lim};
+    return s_many(db, arena, "intake_claim_expired", 2, p, out, count);
+}
+
+int intake_store_claim_expiring(tb_db_t *db, tb_arena_t *arena, int64_t now_ms,
+                                int64_t horizon_ms, int limit, Techbridge__Request ***out,
+                                size_t *count)
+{
+    char now[24], horizon[24], lim[16];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(horizon, sizeof horizon, "%" PRId64, horizon_ms);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *p[] = {now, horizon, lim};
+    return s_many(db, arena, "intake_claim_expiring", 3, p, out, count);
+}
+
+int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count)
+{
+    *codes = NULL;
+    *count = 0;
+    PGresult *r = tb_db_exec(db, "intake_sectors", 0, NULL);
+    if (!r)
+        return -1;
+    int rows = PQntuples(r);
+    char **list = calloc((size_t) (rows > 0 ? rows : 1), sizeof *list);
+    if (!list) {
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < rows; i++) {
+        list[i] = strdup(PQgetvalue(r, i, 0));
+        if (!list[i]) {
+            intake_store_free_sectors(list, (size_t) i);
+            PQclear(r);
+            return -1;
+        }
+    }
+    PQclear(r);
+    *codes = list;
+    *count = (size_t) rows;
+    return 0;
+}
+
+void intake_store_free_sectors(char **codes, size_t count)
+{
+    if (!codes)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(codes[i]);
+    free(codes);
+}

@@ -1,0 +1,51 @@
+/*  matching_core: tb-matching's behaviour. It follows the "requests" feed
+    (matching_core_apply, in the consumer's transaction), keeps matches of
+    published requests, publishes match events on the "matches" feed, and serves
+    ListMatches, GetMatch and DecideMatch (matching_core_api). */
+#ifndef MATCHING_CORE_H
+#define MATCHING_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "feed.pb-c.h"
+#include "matching_score.h"
+#include "matching_store.h"
+#include "tb_call.h"
+#include "tb_db.h"
+
+#define MATCHING_THRESHOLD_DEFAULT 0.35
+#define MATCHING_TOP_K_DEFAULT     20
+/*  Candidates retrieved (by index) per request before scoring. */
+#define MATCHING_RETRIEVE_LIMIT 300
+
+typedef struct matching_core_t matching_core_t;
+
+matching_core_t *matching_core_new(tb_db_t *db, double threshold, int top_k);
+void matching_core_destroy(matching_core_t **self_p);
+
+/*  tb_api_fn: list_matches, get_match, decide_match. */
+int matching_core_api(tb_call_t *call, void *core);
+
+/*  tb_apply_fn for the "requests" stream: projection + (re)matching + match
+    events, all in the caller's transaction. Returns 0 or -1 (roll back, retry). */
+int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core);
+
+/*  One scored candidate. */
+typedef struct {
+    const matching_req_t *req;
+    matching_result_t res;
+} matching_hit_t;
+
+/*  Finds and scores the candidates of `r` (indexed retrieval, or with `naive` a
+    scan of every published request of the other kind) and keeps those at or
+    above `threshold`, best first (ties by id), at most `top_k`. The code path of
+    the service, exposed for the benchmark. Returns 0 or -1. */
+int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool naive,
+                  double threshold, int top_k, matching_hit_t **hits, size_t *n_hits);
+
+/*  Scores `a` against `b` whichever is the offer. */
+int matching_score_pair(const matching_req_t *a, const matching_req_t *b,
+                        const matching_dfmap_t *map, matching_result_t *out);
+
+#endif

@@ -1,0 +1,88 @@
+/*  matching_score: the match score of an offer and a need (SPEC section 3) as a
+    pure, deterministic function over plain structs: no socket, no database.
+    docs/scoring.md documents the formula with a worked example.
+
+    score = 0.25 sector + 0.40 text + 0.15 trl + 0.10 cooperation + 0.10 geography
+
+    sector       1.0 same code, 0.5 related (either side's `related` list names
+                 the other), 0 otherwise.
+    text         sum of idf of the terms both share / sum of idf of the need's
+                 terms, capped at 1; idf(t) = ln(1 + N / df(t)). Terms are the
+                 stemmed lexemes of keywords + title + summary (PostgreSQL
+                 to_tsvector('english', ...)), so the caller passes arrays.
+    trl          1.0 when offer.trl >= need.trl (the need's minimum), minus 0.34
+                 per level below, floor 0.
+    cooperation  Jaccard overlap |A & B| / |A | B| of the cooperation forms.
+    geography    each side's target_countries is a wish: the offer's wish is met
+                 when it is empty or holds the need's country, and likewise for
+                 the need. Both met 1.0, one met 0.5, none 0.
+
+    Contributions are weight x value; the score is their sum rounded to 4
+    decimals. Two requests of the same organisation never match. */
+#ifndef MATCHING_SCORE_H
+#define MATCHING_SCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MATCHING_W_SECTOR      0.25
+#define MATCHING_W_TEXT        0.40
+#define MATCHING_W_TRL         0.15
+#define MATCHING_W_COOPERATION 0.10
+#define MATCHING_W_GEOGRAPHY   0.10
+#define MATCHING_TRL_STEP      0.34
+#define MATCHING_SHARED_MAX    10
+#define MATCHING_COMPONENTS    5
+
+/*  One request as the scorer sees it. Strings and arrays are borrowed. */
+typedef struct {
+    const char *id;
+    const char *org_id;
+    const char *country;
+    const char *sector;
+    const char *const *sector_related; /* the `related` codes of its sector */
+    size_t n_sector_related;
+    const char *const *terms; /* stemmed lexemes, any order, duplicates allowed */
+    size_t n_terms;
+    int trl;
+    const int *cooperation;
+    size_t n_cooperation;
+    const char *const *target_countries;
+    size_t n_target_countries;
+} matching_side_t;
+
+/*  Document frequencies: how many published requests contain `term`. */
+typedef struct {
+    long (*df)(const char *term, void *arg); /* < 1 is taken as 1 */
+    void *arg;
+    long n_docs; /* N, published requests; < 1 is taken as 1 */
+} matching_corpus_t;
+
+typedef struct {
+    const char *component; /* "sector", "text", "trl", "cooperation", "geography" */
+    double weight;
+    double value;
+    double contribution;
+    char detail[160];
+    const char *shared[MATCHING_SHARED_MAX]; /* borrowed from the need's terms */
+    size_t n_shared;
+} matching_reason_t;
+
+typedef struct {
+    bool matchable; /* false for two requests of the same organisation */
+    double score;   /* rounded to 4 decimals; 0 when !matchable */
+    matching_reason_t reasons[MATCHING_COMPONENTS];
+    size_t n_reasons;
+} matching_result_t;
+
+/*  Scores `offer` against `need`. Returns 0, or -1 when out of memory. */
+int matching_score(const matching_side_t *offer, const matching_side_t *need,
+                   const matching_corpus_t *corpus, matching_result_t *out);
+
+/*  idf(t) = ln(1 + N / df), with df and N at least 1. */
+double matching_idf(long df, long n_docs);
+
+/*  Rounds to 4 decimals (half away from zero). */
+double matching_round4(double x);
+
+#endif

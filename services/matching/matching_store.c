@@ -1,0 +1,856 @@
+/*  matching_store: see matching_store.h. */
+#include "matching_store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_log.h"
+#include "tb_wire.h"
+
+/*  How many of a request's rarest terms go into its OR text query. */
+#define MATCHING_QUERY_TERMS 64
+#define MATCHING_REASONS_MAX (64 * 1024)
+
+#define REQ_COLS                                                                         \
+    "r.id, r.kind, r.org_id, r.status, r.sector, coalesce(s.related, '{}'), "            \
+    "r.keywords, "                                                                       \
+    "r.terms, r.trl, r.cooperation, r.target_countries, r.country, r.org_name, "         \
+    "r.org_region, r.contact_name, r.contact_email, r.contact_phone, r.title, "          \
+    "r.version "
+#define REQ_FROM "FROM matching_requests r LEFT JOIN sectors s ON s.code = r.sector "
+
+#define MATCH_COLS                                                                       \
+    "m.id, m.offer_id, m.need_id, m.score, m.reasons, m.status, m.version, m.reason, "   \
+    "(extract(epoch from m.created_at) * 1000)::bigint, "                                \
+    "(extract(epoch from m.updated_at) * 1000)::bigint, "                                \
+    "o.org_id, o.org_name, o.country, o.org_region, o.contact_name, o.contact_email, "   \
+    "o.contact_phone, o.title, "                                                         \
+    "n.org_id, n.org_name, n.country, n.org_region, n.contact_name, n.contact_email, "   \
+    "n.contact_phone, n.title "
+#define MATCH_FROM                                                                       \
+    "FROM matching_matches m JOIN matching_requests o ON o.id = m.offer_id "             \
+    "JOIN matching_requests n ON n.id = m.need_id "
+
+typedef enum {
+    Q_OLD,
+    Q_DF_DEC,
+    Q_DF_INC,
+    Q_CORPUS_ADD,
+    Q_UPSERT,
+    Q_LOAD,
+    Q_CANDIDATES,
+    Q_NAIVE,
+    Q_DF,
+    Q_N,
+    Q_PAIRS,
+    Q_INSERT,
+    Q_RESCORE,
+    Q_STATUS,
+    Q_MATCH,
+    Q_MATCH_LOCK,
+    Q_MATCHES_OF,
+    Q_ORG,
+    Q_COUNT
+} s_query_t;
+
+static const struct {
+    const char *name;
+    const char *sql;
+} s_q[Q_COUNT] = {
+    [Q_OLD] = {"matching_old", "SELECT status, version FROM matching_requests "
+                               "WHERE id = $1::uuid FOR UPDATE"},
+    [Q_DF_DEC] = {"matching_df_dec",
+                  "UPDATE matching_terms t SET df = t.df - 1 FROM matching_requests r "
+                  "WHERE r.id = $1::uuid AND t.term = ANY (r.terms) AND t.df > 0"},
+    [Q_DF_INC] =
+        {"matching_df_inc",
+         "INSERT INTO matching_terms (term, df) "
+         "SELECT DISTINCT unnest(terms), 1 FROM matching_requests WHERE id = $1::uuid "
+         "ON CONFLICT (term) DO UPDATE SET df = matching_terms.df + 1"},
+    [Q_CORPUS_ADD] =
+        {"matching_corpus_add",
+         "UPDATE matching_corpus SET published = greatest(0, published + $1::int)"},
+    [Q_UPSERT] =
+        {"matching_upsert",
+         "INSERT INTO matching_requests (id, kind, org_id, status, sector, keywords, "
+         "trl, "
+         "cooperation, target_countries, country, org_name, org_region, contact_name, "
+         "contact_email, contact_phone, title, summary, tsv, terms, version, updated_at) "
+         "SELECT $1::uuid, $2::int, $3::text, $4::int, $5::text, $6::text[], $7::int, "
+         "$8::int[], $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text, "
+         "$15::text, $16::text, $17::text, v.tsv, tsvector_to_array(v.tsv), $18::bigint, "
+         "now() FROM (SELECT setweight(to_tsvector('english', $16::text || ' ' || "
+         "array_to_string($6::text[], ' ')), 'A') || "
+         "setweight(to_tsvector('english', $17::text), 'B') AS tsv) v "
+         "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, org_id = EXCLUDED.org_id, "
+         "status = EXCLUDED.status, sector = EXCLUDED.sector, keywords = "
+         "EXCLUDED.keywords, "
+         "trl = EXCLUDED.trl, cooperation = EXCLUDED.cooperation, "
+         "target_countries = EXCLUDED.target_countries, country = EXCLUDED.country, "
+         "org_name = EXCLUDED.org_name, org_region = EXCLUDED.org_region, "
+         "contact_name = EXCLUDED.contact_name, contact_email = EXCLUDED.contact_email, "
+         "contact_phone = EXCLUDED.contact_phone, title = EXCLUDED.title, "
+         "summary = EXCLUDED.summary, tsv = EXCLUDED.tsv, terms = EXCLUDED.terms, "
+         "version = EXCLUDED.version, updated_at = now()"},
+    [Q_LOAD] = {"matching_load", "SELECT " REQ_COLS REQ_FROM
+                                 "WHERE r.id = ANY ($1::uuid[]) ORDER BY r.id"},
+    [Q_CANDIDATES] = {"matching_candidates",
+                      "SELECT " REQ_COLS REQ_FROM
+                      "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text "
+                      "AND (r.keywords && $3::text[] OR r.tsv @@ $4::tsquery "
+                      "OR r.sector = $5::text) "
+                      "ORDER BY coalesce(ts_rank_cd(r.tsv, $4::tsquery), 0) DESC, r.id "
+                      "LIMIT $6::int"},
+    [Q_NAIVE] = {"matching_naive",
+                 "SELECT " REQ_COLS REQ_FROM
+                 "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text"},
+    [Q_DF] = {"matching_df",
+              "SELECT term, df FROM matching_terms WHERE term = ANY ($1::text[])"},
+    [Q_N] = {"matching_n", "SELECT published FROM matching_corpus"},
+    [Q_PAIRS] =
+        {"matching_pairs",
+         "SELECT id, offer_id, need_id, score, status, version FROM matching_matches "
+         "WHERE offer_id = $1::uuid OR need_id = $1::uuid ORDER BY id FOR UPDATE"},
+    [Q_INSERT] =
+        {"matching_insert",
+         "INSERT INTO matching_matches (offer_id, need_id, score, reasons, status) "
+         "VALUES ($1::uuid, $2::uuid, $3::float8, $4::bytea, 1) RETURNING id"},
+    [Q_RESCORE] = {"matching_rescore",
+                   "UPDATE matching_matches SET score = $2::float8, reasons = $3::bytea, "
+                   "status = $4::int, version = version + 1, updated_at = now() "
+                   "WHERE id = $1::uuid"},
+    [Q_STATUS] = {"matching_status",
+                  "UPDATE matching_matches SET status = $2::int, "
+                  "reason = coalesce($3::text, reason), version = version + 1, "
+                  "updated_at = now() WHERE id = $1::uuid"},
+    [Q_MATCH] = {"matching_match",
+                 "SELECT " MATCH_COLS MATCH_FROM "WHERE m.id = $1::uuid"},
+    [Q_MATCH_LOCK] = {"matching_match_lock", "SELECT " MATCH_COLS MATCH_FROM
+                                             "WHERE m.id = $1::uuid FOR UPDATE OF m"},
+    [Q_MATCHES_OF] = {"matching_matches_of",
+                      "SELECT " MATCH_COLS MATCH_FROM
+                      "WHERE m.offer_id = $1::uuid OR m.need_id = $1::uuid "
+                      "ORDER BY m.score DESC, m.id LIMIT $2::int"},
+    [Q_ORG] = {"matching_org",
+               "SELECT org_id FROM matching_requests WHERE id = $1::uuid"},
+};
+
+static PGresult *s_exec(tb_db_t *db, s_query_t q, int n, const char *const *values)
+{
+    if (tb_db_prepare(db, s_q[q].name, s_q[q].sql) == 0)
+        return tb_db_exec(db, s_q[q].name, n, values);
+    return tb_db_query(db, s_q[q].sql, n, values);
+}
+
+/* ---- text helpers ---- */
+
+/*  A PostgreSQL array literal of strings: {"a","b\"c"}. */
+static char *s_array_literal(tb_arena_t *arena, const char *const *v, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i] ? v[i] : "") + 3;
+    char *out = tb_arena_alloc(arena, cap);
+    if (!out)
+        return NULL;
+    char *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *s = v[i] ? v[i] : ""; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+static char *s_int_array_literal(tb_arena_t *arena, const int *v, size_t n)
+{
+    char *out = tb_arena_alloc(arena, 3 + n * 12);
+    if (!out)
+        return NULL;
+    char *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%d", i ? "," : "", v[i]);
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+/*  Parses a one-dimensional array's text output ({a,"b c",NULL}) into arena
+    strings; NULL elements are left out. Returns 0 or -1. */
+static int s_parse_array(tb_arena_t *arena, const char *text, char ***out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t len = strlen(text);
+    if (len < 2 || text[0] != '{' || text[len - 1] != '}')
+        return -1;
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == ',')
+            cap++;
+    char **v = tb_arena_alloc(arena, sizeof *v * cap);
+    char *buf = tb_arena_alloc(arena, len + 1);
+    if (!v || !buf)
+        return -1;
+    size_t n = 0;
+    const char *p = text + 1, *end = text + len - 1;
+    while (p < end) {
+        char *start = buf;
+        bool quoted = false;
+        if (*p == '"') {
+            quoted = true;
+            p++;
+            while (p < end && *p != '"') {
+                if (*p == '\\' && p + 1 < end)
+                    p++;
+                *buf++ = *p++;
+            }
+            if (p >= end)
+                return -1;
+            p++; /* closing quote */
+        } else {
+            while (p < end && *p != ',')
+                *buf++ = *p++;
+        }
+        *buf++ = '\0';
+        if (quoted || strcmp(start, "NULL") != 0)
+            v[n++] = start;
+        if (p < end && *p == ',')
+            p++;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int s_parse_int_array(tb_arena_t *arena, const char *text, int **out,
+                             size_t *n_out)
+{
+    char **s = NULL;
+    size_t n = 0;
+    if (s_parse_array(arena, text, &s, &n) < 0)
+        return -1;
+    int *v = tb_arena_alloc(arena, sizeof *v * (n ? n : 1));
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        v[i] = atoi(s[i]);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static char *s_hex(tb_arena_t *arena, const uint8_t *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = tb_arena_alloc(arena, 2 * len + 3);
+    if (!out)
+        return NULL;
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < len; i++) {
+        out[2 + 2 * i] = digits[data[i] >> 4];
+        out[3 + 2 * i] = digits[data[i] & 15];
+    }
+    out[2 + 2 * len] = '\0';
+    return out;
+}
+
+static int s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static uint8_t *s_unhex(tb_arena_t *arena, const char *text, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n < 2 || text[0] != '\\' || text[1] != 'x' || (n - 2) % 2)
+        return NULL;
+    size_t m = (n - 2) / 2;
+    uint8_t *out = tb_arena_alloc(arena, m ? m : 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < m; i++) {
+        int hi = s_hexval(text[2 + 2 * i]), lo = s_hexval(text[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return NULL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = m;
+    return out;
+}
+
+static char *s_str(tb_arena_t *arena, const char *s)
+{
+    return tb_arena_strdup(arena, s ? s : "");
+}
+
+/* ---- requests ---- */
+
+void matching_req_side(const matching_req_t *r, matching_side_t *side)
+{
+    memset(side, 0, sizeof *side);
+    side->id = r->id;
+    side->org_id = r->org_id;
+    side->country = r->country;
+    side->sector = r->sector;
+    side->sector_related = (const char *const *)r->related;
+    side->n_sector_related = r->n_related;
+    side->terms = (const char *const *)r->terms;
+    side->n_terms = r->n_terms;
+    side->trl = r->trl;
+    side->cooperation = r->cooperation;
+    side->n_cooperation = r->n_cooperation;
+    side->target_countries = (const char *const *)r->target_countries;
+    side->n_target_countries = r->n_target_countries;
+}
+
+static int s_req_row(tb_arena_t *arena, PGresult *res, int i, matching_req_t *r)
+{
+    memset(r, 0, sizeof *r);
+    int c = 0;
+    r->id = s_str(arena, PQgetvalue(res, i, c++));
+    r->kind = atoi(PQgetvalue(res, i, c++));
+    r->org_id = s_str(arena, PQgetvalue(res, i, c++));
+    r->status = atoi(PQgetvalue(res, i, c++));
+    r->sector = s_str(arena, PQgetvalue(res, i, c++));
+    if (s_parse_array(arena, PQgetvalue(res, i, c++), &r->related, &r->n_related) < 0 ||
+        s_parse_array(arena, PQgetvalue(res, i, c++), &r->keywords, &r->n_keywords) < 0 ||
+        s_parse_array(arena, PQgetvalue(res, i, c++), &r->terms, &r->n_terms) < 0)
+        return -1;
+    r->trl = atoi(PQgetvalue(res, i, c++));
+    if (s_parse_int_array(arena, PQgetvalue(res, i, c++), &r->cooperation,
+                          &r->n_cooperation) < 0 ||
+        s_parse_array(arena, PQgetvalue(res, i, c++), &r->target_countries,
+                      &r->n_target_countries) < 0)
+        return -1;
+    r->country = s_str(arena, PQgetvalue(res, i, c++));
+    r->org_name = s_str(arena, PQgetvalue(res, i, c++));
+    r->org_region = s_str(arena, PQgetvalue(res, i, c++));
+    r->contact_name = s_str(arena, PQgetvalue(res, i, c++));
+    r->contact_email = s_str(arena, PQgetvalue(res, i, c++));
+    r->contact_phone = s_str(arena, PQgetvalue(res, i, c++));
+    r->title = s_str(arena, PQgetvalue(res, i, c++));
+    r->version = strtoll(PQgetvalue(res, i, c++), NULL, 10);
+    return r->id && r->org_id && r->title ? 0 : -1;
+}
+
+static int s_req_rows(tb_arena_t *arena, PGresult *res, matching_req_t **out,
+                      size_t *n_out)
+{
+    int rows = PQntuples(res);
+    matching_req_t *v = tb_arena_alloc(arena, sizeof *v * (size_t)(rows ? rows : 1));
+    if (!v)
+        return -1;
+    for (int i = 0; i < rows; i++)
+        if (s_req_row(arena, res, i, &v[i]) < 0)
+            return -1;
+    *out = v;
+    *n_out = (size_t)rows;
+    return 0;
+}
+
+int matching_store_upsert(tb_db_t *db, const Techbridge__Request *r, int *old_status,
+                          bool *stale)
+{
+    *old_status = 0;
+    *stale = false;
+    tb_arena_t *arena = tb_arena_new(0);
+    if (!arena)
+        return -1;
+    int rc = -1;
+    char version_s[24], kind_s[16], status_s[16], trl_s[16];
+    snprintf(version_s, sizeof version_s, "%lld", (long long)r->version);
+    const char *p_old[] = {r->id};
+    PGresult *res = s_exec(db, Q_OLD, 1, p_old);
+    if (!res)
+        goto done;
+    bool exists = PQntuples(res) == 1;
+    if (exists) {
+        *old_status = atoi(PQgetvalue(res, 0, 0));
+        if (strtoll(PQgetvalue(res, 0, 1), NULL, 10) > r->version)
+            *stale = true;
+    }
+    PQclear(res);
+    if (*stale) {
+        rc = 0;
+        goto done;
+    }
+    if (*old_status == TECHBRIDGE__STATUS__PUBLISHED) {
+        if (!(res = s_exec(db, Q_DF_DEC, 1, p_old)))
+            goto done;
+        PQclear(res);
+        const char *minus[] = {"-1"};
+        if (!(res = s_exec(db, Q_CORPUS_ADD, 1, minus)))
+            goto done;
+        PQclear(res);
+    }
+    snprintf(kind_s, sizeof kind_s, "%d", (int)r->kind);
+    snprintf(status_s, sizeof status_s, "%d", (int)r->status);
+    snprintf(trl_s, sizeof trl_s, "%d", (int)r->trl);
+    int coop[16];
+    size_t n_coop = r->n_cooperation < 16 ? r->n_cooperation : 16;
+    for (size_t i = 0; i < n_coop; i++)
+        coop[i] = (int)r->cooperation[i];
+    const Techbridge__Org *org = r->org;
+    const Techbridge__Contact *ct = r->contact;
+    const char *p[] = {
+        r->id,
+        kind_s,
+        org ? org->id : "",
+        status_s,
+        r->sector,
+        s_array_literal(arena, (const char *const *)r->keywords, r->n_keywords),
+        trl_s,
+        s_int_array_literal(arena, coop, n_coop),
+        s_array_literal(arena, (const char *const *)r->target_countries,
+                        r->n_target_countries),
+        org ? org->country : "",
+        org ? org->name : "",
+        org ? org->region : "",
+        ct ? ct->name : "",
+        ct ? ct->email : "",
+        ct ? ct->phone : "",
+        r->title,
+        r->summary,
+        version_s,
+    };
+    if (!p[5] || !p[7] || !p[8])
+        goto done;
+    if (!(res = s_exec(db, Q_UPSERT, 18, p)))
+        goto done;
+    PQclear(res);
+    if (r->status == TECHBRIDGE__STATUS__PUBLISHED) {
+        if (!(res = s_exec(db, Q_DF_INC, 1, p_old)))
+            goto done;
+        PQclear(res);
+        const char *plus[] = {"1"};
+        if (!(res = s_exec(db, Q_CORPUS_ADD, 1, plus)))
+            goto done;
+        PQclear(res);
+    }
+    rc = 0;
+done:
+    tb_arena_destroy(&arena);
+    return rc;
+}
+
+int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
+                        size_t n_ids, matching_req_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (n_ids == 0)
+        return 0;
+    const char *p[] = {s_array_literal(arena, ids, n_ids)};
+    if (!p[0])
+        return -1;
+    PGresult *res = s_exec(db, Q_LOAD, 1, p);
+    if (!res)
+        return -1;
+    int rc = s_req_rows(arena, res, out, n_out);
+    PQclear(res);
+    return rc;
+}
+
+typedef struct {
+    const char *term;
+    long df;
+} s_term_df_t;
+
+static int s_cmp_rare(const void *a, const void *b)
+{
+    const s_term_df_t *x = a, *y = b;
+    if (x->df != y->df)
+        return x->df < y->df ? -1 : 1;
+    return strcmp(x->term, y->term);
+}
+
+/*  The OR text query of r's rarest terms, as tsquery input: 'a' | 'b''c'.
+    Lexemes are quoted so that they go in as they are (already stemmed). NULL
+    when r has no terms. */
+static char *s_or_query(tb_arena_t *arena, const matching_req_t *r,
+                        const matching_dfmap_t *dfmap)
+{
+    if (r->n_terms == 0)
+        return NULL;
+    s_term_df_t *v = tb_arena_alloc(arena, sizeof *v * r->n_terms);
+    if (!v)
+        return NULL;
+    size_t cap = 1;
+    for (size_t i = 0; i < r->n_terms; i++) {
+        v[i].term = r->terms[i];
+        v[i].df = dfmap ? matching_dfmap_lookup(r->terms[i], (void *)dfmap) : 0;
+    }
+    qsort(v, r->n_terms, sizeof *v, s_cmp_rare);
+    size_t n = r->n_terms < MATCHING_QUERY_TERMS ? r->n_terms : MATCHING_QUERY_TERMS;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i].term) + 6;
+    char *out = tb_arena_alloc(arena, cap);
+    if (!out)
+        return NULL;
+    char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            memcpy(p, " | ", 3);
+            p += 3;
+        }
+        *p++ = '\'';
+        for (const char *s = v[i].term; *s; s++) {
+            if (*s == '\'' || *s == '\\')
+                *p++ = *s;
+            *p++ = *s;
+        }
+        *p++ = '\'';
+    }
+    *p = '\0';
+    return out;
+}
+
+int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r,
+                              const matching_dfmap_t *dfmap, int limit, bool naive,
+                              matching_req_t **out, size_t *n_out)
+{
+    char kind_s[16], limit_s[16];
+    snprintf(kind_s, sizeof kind_s, "%d",
+             r->kind == TECHBRIDGE__KIND__OFFER ? TECHBRIDGE__KIND__NEED
+                                                : TECHBRIDGE__KIND__OFFER);
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    PGresult *res;
+    if (naive) {
+        const char *p[] = {kind_s, r->org_id};
+        res = s_exec(db, Q_NAIVE, 2, p);
+    } else {
+        const char *kw =
+            s_array_literal(arena, (const char *const *)r->keywords, r->n_keywords);
+        if (!kw)
+            return -1;
+        const char *p[] = {kind_s,    r->org_id, kw, s_or_query(arena, r, dfmap),
+                           r->sector, limit_s};
+        res = s_exec(db, Q_CANDIDATES, 6, p);
+    }
+    if (!res)
+        return -1;
+    int rc = s_req_rows(arena, res, out, n_out);
+    PQclear(res);
+    return rc;
+}
+
+static int s_cmp_term(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+long matching_dfmap_lookup(const char *term, void *arg)
+{
+    const matching_dfmap_t *map = arg;
+    size_t lo = 0, hi = map->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(map->terms[mid], term);
+        if (c == 0)
+            return map->df[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+int matching_store_dfmap(tb_db_t *db, tb_arena_t *arena,
+                         const matching_req_t *const *reqs, size_t n_reqs,
+                         matching_dfmap_t *map)
+{
+    memset(map, 0, sizeof *map);
+    size_t total = 0;
+    for (size_t i = 0; i < n_reqs; i++)
+        total += reqs[i]->n_terms;
+    const char **all = tb_arena_alloc(arena, sizeof *all * (total ? total : 1));
+    if (!all)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < n_reqs; i++)
+        for (size_t k = 0; k < reqs[i]->n_terms; k++)
+            all[n++] = reqs[i]->terms[k];
+    qsort(all, n, sizeof *all, s_cmp_term);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(all[u - 1], all[i]) != 0)
+            all[u++] = all[i];
+    map->terms = all;
+    map->n = u;
+    map->df = tb_arena_alloc(arena, sizeof *map->df * (u ? u : 1));
+    if (!map->df)
+        return -1;
+    PGresult *res = s_exec(db, Q_N, 0, NULL);
+    if (!res)
+        return -1;
+    map->n_docs = PQntuples(res) ? atol(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    if (u == 0)
+        return 0;
+    const char *p[] = {s_array_literal(arena, all, u)};
+    if (!p[0] || !(res = s_exec(db, Q_DF, 1, p)))
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *t = PQgetvalue(res, i, 0);
+        const char **hit = bsearch(&t, all, u, sizeof *all, s_cmp_term);
+        if (hit)
+            map->df[hit - all] = atol(PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- matches ---- */
+
+int matching_store_pairs(tb_db_t *db, tb_arena_t *arena, const char *request_id,
+                         matching_pair_t **out, size_t *n_out)
+{
+    const char *p[] = {request_id};
+    PGresult *res = s_exec(db, Q_PAIRS, 1, p);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    matching_pair_t *v = tb_arena_alloc(arena, sizeof *v * (size_t)(rows ? rows : 1));
+    if (!v) {
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < rows; i++) {
+        v[i].id = s_str(arena, PQgetvalue(res, i, 0));
+        v[i].offer_id = s_str(arena, PQgetvalue(res, i, 1));
+        v[i].need_id = s_str(arena, PQgetvalue(res, i, 2));
+        v[i].score = strtod(PQgetvalue(res, i, 3), NULL);
+        v[i].status = atoi(PQgetvalue(res, i, 4));
+        v[i].version = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+    }
+    PQclear(res);
+    *out = v;
+    *n_out = (size_t)rows;
+    return 0;
+}
+
+Techbridge__ScoreReason **matching_reasons_pb(tb_arena_t *arena,
+                                              const matching_result_t *res, size_t *n)
+{
+    Techbridge__ScoreReason **v = tb_arena_alloc(arena, sizeof *v * MATCHING_COMPONENTS);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < res->n_reasons; i++) {
+        const matching_reason_t *r = &res->reasons[i];
+        Techbridge__ScoreReason *sr = TB_PB_NEW(arena, Techbridge__ScoreReason,
+                                                techbridge__score_reason__descriptor);
+        if (!sr)
+            return NULL;
+        sr->component = s_str(arena, r->component);
+        sr->weight = r->weight;
+        sr->value = r->value;
+        sr->contribution = r->contribution;
+        sr->detail = s_str(arena, r->detail);
+        if (r->n_shared) {
+            sr->shared_terms = tb_arena_alloc(arena, sizeof(char *) * r->n_shared);
+            if (!sr->shared_terms)
+                return NULL;
+            for (size_t k = 0; k < r->n_shared; k++)
+                sr->shared_terms[k] = s_str(arena, r->shared[k]);
+            sr->n_shared_terms = r->n_shared;
+        }
+        v[i] = sr;
+    }
+    *n = res->n_reasons;
+    return v;
+}
+
+/*  The reasons of a result as a packed Match (only `reasons` set), hex text. */
+static char *s_reasons_hex(tb_arena_t *arena, const matching_result_t *res)
+{
+    Techbridge__Match m = TECHBRIDGE__MATCH__INIT;
+    m.reasons = matching_reasons_pb(arena, res, &m.n_reasons);
+    if (!m.reasons)
+        return NULL;
+    size_t len = 0;
+    uint8_t *packed = tb_wire_pack(arena, &m.base, &len);
+    return packed ? s_hex(arena, packed, len) : NULL;
+}
+
+int matching_store_insert(tb_db_t *db, tb_arena_t *arena, const char *offer_id,
+                          const char *need_id, const matching_result_t *res,
+                          char **id_out)
+{
+    char score_s[32];
+    snprintf(score_s, sizeof score_s, "%.4f", res->score);
+    const char *p[] = {offer_id, need_id, score_s, s_reasons_hex(arena, res)};
+    if (!p[3])
+        return -1;
+    PGresult *r = s_exec(db, Q_INSERT, 4, p);
+    if (!r)
+        return -1;
+    *id_out = s_str(arena, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int matching_store_rescore(tb_db_t *db, const char *id, const matching_result_t *res,
+                           int status)
+{
+    tb_arena_t *arena = tb_arena_new(0);
+    if (!arena)
+        return -1;
+    char score_s[32], status_s[16];
+    snprintf(score_s, sizeof score_s, "%.4f", res->score);
+    snprintf(status_s, sizeof status_s, "%d", status);
+    const char *p[] = {id, score_s, s_reasons_hex(arena, res), status_s};
+    int rc = -1;
+    PGresult *r = p[2] ? s_exec(db, Q_RESCORE, 4, p) : NULL;
+    if (r) {
+        rc = 0;
+        PQclear(r);
+    }
+    tb_arena_destroy(&arena);
+    return rc;
+}
+
+int matching_store_set_status(tb_db_t *db, const char *id, int status, const char *reason)
+{
+    char status_s[16];
+    snprintf(status_s, sizeof status_s, "%d", status);
+    const char *p[] = {id, status_s, reason};
+    PGresult *r = s_exec(db, Q_STATUS, 3, p);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static Techbridge__Party *s_party(tb_arena_t *arena, PGresult *res, int i, int c,
+                                  const char *request_id)
+{
+    Techbridge__Party *p =
+        TB_PB_NEW(arena, Techbridge__Party, techbridge__party__descriptor);
+    Techbridge__Org *org = TB_PB_NEW(arena, Techbridge__Org, techbridge__org__descriptor);
+    Techbridge__Contact *ct =
+        TB_PB_NEW(arena, Techbridge__Contact, techbridge__contact__descriptor);
+    if (!p || !org || !ct)
+        return NULL;
+    p->request_id = s_str(arena, request_id);
+    org->id = s_str(arena, PQgetvalue(res, i, c));
+    org->name = s_str(arena, PQgetvalue(res, i, c + 1));
+    org->country = s_str(arena, PQgetvalue(res, i, c + 2));
+    org->region = s_str(arena, PQgetvalue(res, i, c + 3));
+    ct->name = s_str(arena, PQgetvalue(res, i, c + 4));
+    ct->email = s_str(arena, PQgetvalue(res, i, c + 5));
+    ct->phone = s_str(arena, PQgetvalue(res, i, c + 6));
+    p->title = s_str(arena, PQgetvalue(res, i, c + 7));
+    p->org = org;
+    p->contact = ct;
+    return p;
+}
+
+static Techbridge__Match *s_match_row(tb_arena_t *arena, PGresult *res, int i)
+{
+    Techbridge__Match *m =
+        TB_PB_NEW(arena, Techbridge__Match, techbridge__match__descriptor);
+    if (!m)
+        return NULL;
+    m->id = s_str(arena, PQgetvalue(res, i, 0));
+    m->offer_id = s_str(arena, PQgetvalue(res, i, 1));
+    m->need_id = s_str(arena, PQgetvalue(res, i, 2));
+    m->score = strtod(PQgetvalue(res, i, 3), NULL);
+    size_t len = 0;
+    uint8_t *data = s_unhex(arena, PQgetvalue(res, i, 4), &len);
+    Techbridge__Match *rm =
+        data ? (Techbridge__Match *)tb_wire_unpack(arena, &techbridge__match__descriptor,
+                                                   data, len, MATCHING_REASONS_MAX)
+             : NULL;
+    if (rm) {
+        m->reasons = rm->reasons;
+        m->n_reasons = rm->n_reasons;
+    }
+    m->status = (Techbridge__MatchStatus)atoi(PQgetvalue(res, i, 5));
+    m->version = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+    m->reason = s_str(arena, PQgetvalue(res, i, 7));
+    m->created_at = strtoll(PQgetvalue(res, i, 8), NULL, 10);
+    m->updated_at = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+    m->offer = s_party(arena, res, i, 10, m->offer_id);
+    m->need = s_party(arena, res, i, 18, m->need_id);
+    if (!m->id || !m->offer || !m->need)
+        return NULL;
+    return m;
+}
+
+int matching_store_match(tb_db_t *db, tb_arena_t *arena, const char *id, bool for_update,
+                         Techbridge__Match **out, bool *found)
+{
+    *found = false;
+    *out = NULL;
+    const char *p[] = {id};
+    PGresult *res = s_exec(db, for_update ? Q_MATCH_LOCK : Q_MATCH, 1, p);
+    if (!res)
+        return -1;
+    int rc = 0;
+    if (PQntuples(res) == 1) {
+        *out = s_match_row(arena, res, 0);
+        *found = *out != NULL;
+        rc = *out ? 0 : -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int matching_store_matches_of(tb_db_t *db, tb_arena_t *arena, const char *request_id,
+                              int limit, Techbridge__Match ***out, size_t *n_out)
+{
+    char limit_s[16];
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    const char *p[] = {request_id, limit_s};
+    PGresult *res = s_exec(db, Q_MATCHES_OF, 2, p);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    Techbridge__Match **v = tb_arena_alloc(arena, sizeof *v * (size_t)(rows ? rows : 1));
+    int rc = v ? 0 : -1;
+    for (int i = 0; v && i < rows; i++)
+        if (!(v[i] = s_match_row(arena, res, i)))
+            rc = -1;
+    PQclear(res);
+    *out = v;
+    *n_out = (size_t)rows;
+    return rc;
+}
+
+int matching_store_request_org(tb_db_t *db, tb_arena_t *arena, const char *id, char **org,
+                               bool *found)
+{
+    *found = false;
+    const char *p[] = {id};
+    PGresult *res = s_exec(db, Q_ORG, 1, p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1) {
+        *org = s_str(arena, PQgetvalue(res, 0, 0));
+        *found = true;
+    }
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/*  notification_core: fan-out of request and match events into stored, per-recipient
+    notifications (SPEC section 4), their API (list, ack, stats) and live delivery on
+    the XPUB socket.
+
+    Flow: the consumers of the "requests" and "matches" feeds call
+    notification_core_apply inside their transaction; it maps the event to
+    notifications (notification_map_event), stores each once with the next
+    gap-free sequence number of its recipient, and keeps the packed messages in
+    memory. After the transaction committed, notification_core_committed publishes
+    them as [recipient][Notification] on the XPUB; when the transaction rolled back
+    they are dropped when the event is applied again. The stored notifications are
+    the truth; the XPUB is a fast path a subscriber catches up from. */
+#ifndef NOTIFICATION_CORE_H
+#define NOTIFICATION_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "feed.pb-c.h"
+#include "tb_arena.h"
+#include "tb_call.h"
+#include "tb_service.h"
+
+/*  The recipient of operator notifications. */
+#define NOTIFICATION_OPERATORS "operators"
+/*  ListNotifications limits. */
+#define NOTIFICATION_LIST_DEFAULT 100
+#define NOTIFICATION_LIST_MAX     1000
+
+typedef struct notification_core_t notification_core_t;
+
+/*  A stream context: the `arg` of one tb_service_consume (one per stream). */
+typedef struct notification_stream_t notification_stream_t;
+
+/*  `db`: the service's session (borrowed), used by the API handler.
+    `reply_budget`: the most bytes of notifications one ListNotifications reply
+    carries (a page then holds fewer than `limit`; the client continues after the
+    last seq it got). `keyed`: CURVE keys are configured, so XPUB subscriptions are
+    checked against the subscriber's role. NULL when out of memory. */
+notification_core_t *notification_core_new(tb_db_t *db, size_t reply_budget, bool keyed);
+void notification_core_destroy(notification_core_t **self_p);
+
+/*  The XPUB socket notifications are published on (owned by the service). With
+    `keyed`, sets ZMQ_XPUB_MANUAL so that each subscription is admitted by
+    notification_core_on_subscription. Returns 0 or -1. */
+int notification_core_set_pub(notification_core_t *self, void *xpub);
+
+/*  The context to pass as `arg` with notification_core_apply/_committed for
+    `stream` (TB_STREAM_REQUESTS or TB_STREAM_MATCHES); owned by the core. */
+notification_stream_t *notification_core_stream(notification_core_t *self, const char *stream);
+
+/*  tb_apply_fn (arg: a notification_stream_t): stores the event's notifications
+    in the open transaction. 0, or -1 to roll back and retry (database trouble). */
+int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *arg);
+/*  tb_committed_fn (arg: a notification_stream_t): publishes what the committed
+    transaction stored. */
+void notification_core_committed(const Techbridge__Event *event, void *arg);
+
+/*  tb_api_fn (core: a notification_core_t): ListNotifications, AckNotifications,
+    NotificationStats; other kinds are INVALID_ARGUMENT. */
+int notification_core_api(tb_call_t *call, void *core);
+
+/*  tb_readable_fn (arg: a notification_core_t): reads the XPUB's subscription
+    frames, logs them and, when keyed, admits only what the subscriber may see. */
+void notification_core_on_subscription(tb_service_t *service, void *socket, void *arg);
+
+/* ---- pure parts, for unit tests ---- */
+
+/*  Maps one event to the notifications it causes (SPEC section 4), built in the
+    arena without seq and created_at. Events that notify nobody give 0. Returns
+    the count (>= 0), or -1 when the event lacks what its type needs (a malformed
+    event: logged by the caller and skipped) or the arena is full. */
+int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
+                           Techbridge__Notification ***out);
+
+/*  True when `recipient` names a recipient: "operators" or a valid org id. */
+bool notification_valid_recipient(const char *recipient);
+
+/*  True when a caller (`actor`, `is_operator`) may read `recipient`'s
+    notifications: operators anything, an organisation only its own. */
+bool notification_may_read(const char *actor, bool is_operator, const char *recipient);
+
+/*  Whether a subscriber authenticated as `user_id` (the ZAP User-Id: "operator" or
+    an org id; "" when running open) may subscribe to `topic` (`len` bytes). Open
+    mode admits everything; keyed, an operator anything, an org only its own id. */
+bool notification_may_subscribe(bool keyed, const char *user_id, const void *topic,
+                                size_t len);
+
+#endif

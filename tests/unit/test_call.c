@@ -1,0 +1,161 @@
+/*  tb_call: errors, violations, database error mapping, permissions, kinds. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tb_call.h"
+
+static tb_call_t s_call(tb_arena_t *a, const char *actor, bool is_operator)
+{
+    tb_call_t call = {0};
+    call.arena = a;
+    call.reply = TB_PB_NEW(a, Techbridge__ApiReply, techbridge__api_reply__descriptor);
+    call.reply->correlation_id = "cid-1";
+    call.cid = "cid-1";
+    call.actor = actor;
+    call.is_operator = is_operator;
+    call.kind = "submit";
+    return call;
+}
+
+Test(call, error_formats_into_reply)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_call(a, "org.a", false);
+    const char *hostile = "%s%n%x";
+    int rc = tb_call_error(&call, TECHBRIDGE__CODE__NOT_FOUND, "request %s not found (%d)",
+                           hostile, 7);
+    cr_assert_eq(rc, -1);
+    cr_assert_not_null(call.reply->error);
+    cr_assert_eq(call.reply->error->code, TECHBRIDGE__CODE__NOT_FOUND);
+    cr_assert_str_eq(call.reply->error->message, "request %s%n%x not found (7)");
+    cr_assert_eq(call.reply->error->n_violations, 0);
+    tb_arena_destroy(&a);
+}
+
+Test(call, violations_accumulate)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_call(a, "operator", true);
+    char field[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(field, sizeof field, "keywords[%d]", i);
+        tb_call_violation(&call, field, "too short");
+    }
+    Techbridge__Error *e = call.reply->error;
+    cr_assert_not_null(e);
+    cr_assert_eq(e->code, TECHBRIDGE__CODE__INVALID_ARGUMENT);
+    cr_assert_str_eq(e->message, "invalid request");
+    cr_assert_eq(e->n_violations, 40);
+    for (int i = 0; i < 40; i++) {
+        snprintf(field, sizeof field, "keywords[%d]", i);
+        cr_assert_str_eq(e->violations[i]->field, field);
+        cr_assert_str_eq(e->violations[i]->reason, "too short");
+    }
+    /* The reply packs and unpacks with every violation. */
+    size_t len = techbridge__api_reply__get_packed_size(call.reply);
+    uint8_t *buf = tb_arena_alloc(a, len);
+    techbridge__api_reply__pack(call.reply, buf);
+    Techbridge__ApiReply *back = techbridge__api_reply__unpack(tb_arena_allocator(a), len, buf);
+    cr_assert_not_null(back);
+    cr_assert_eq(back->error->n_violations, 40);
+    tb_arena_destroy(&a);
+}
+
+Test(call, violation_keeps_existing_error_code)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_call(a, "org.a", false);
+    tb_call_error(&call, TECHBRIDGE__CODE__FAILED_PRECONDITION, "not now");
+    tb_call_violation(&call, "expires_at", "in the past");
+    cr_assert_eq(call.reply->error->code, TECHBRIDGE__CODE__FAILED_PRECONDITION);
+    cr_assert_str_eq(call.reply->error->message, "not now");
+    cr_assert_eq(call.reply->error->n_violations, 1);
+    /* And an error after violations keeps them. */
+    tb_call_error(&call, TECHBRIDGE__CODE__INVALID_ARGUMENT, "%d problems", 1);
+    cr_assert_eq(call.reply->error->n_violations, 1);
+    cr_assert_str_eq(call.reply->error->message, "1 problems");
+    tb_arena_destroy(&a);
+}
+
+Test(call, out_of_cap_still_gives_an_error)
+{
+    tb_arena_t *a = tb_arena_new(512);
+    tb_call_t call = s_call(a, "org.a", false);
+    while (tb_arena_alloc(a, 16))
+        ;
+    cr_assert_eq(tb_call_error(&call, TECHBRIDGE__CODE__NOT_FOUND, "x"), -1);
+    cr_assert_not_null(call.reply->error);
+    cr_assert_neq(call.reply->error->code, TECHBRIDGE__CODE__OK);
+    tb_call_violation(&call, "a", "b"); /* must not crash */
+    tb_arena_destroy(&a);
+}
+
+Test(call, db_error_unavailable)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_call(a, "org.a", false);
+    /* A server that is not there: the handle exists but is down. */
+    tb_db_t *db = tb_db_new("host=/nonexistent/tb-test port=1 connect_timeout=1");
+    cr_assert_not_null(db);
+    cr_assert_not(tb_db_ok(db));
+    PGresult *res = tb_db_query(db, "SELECT 1", 0, NULL);
+    cr_assert_null(res);
+    cr_assert_eq(tb_db_error(db), TB_DB_UNAVAILABLE);
+    cr_assert_eq(tb_call_db_error(&call, db, "load request"), -1);
+    cr_assert_eq(call.reply->error->code, TECHBRIDGE__CODE__UNAVAILABLE);
+    cr_assert_str_eq(call.reply->error->message, "database unavailable");
+    tb_db_destroy(&db);
+    tb_arena_destroy(&a);
+}
+
+Test(call, may_act_for)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t op = s_call(a, TB_OPERATOR, true);
+    tb_call_t org = s_call(a, "org.a", false);
+    cr_assert(tb_call_may_act_for(&op, "org.a"));
+    cr_assert(tb_call_may_act_for(&op, "org.b"));
+    cr_assert(tb_call_may_act_for(&org, "org.a"));
+    cr_assert_not(tb_call_may_act_for(&org, "org.b"));
+    cr_assert_not(tb_call_may_act_for(&org, "org.aa"));
+    cr_assert_not(tb_call_may_act_for(&org, ""));
+    cr_assert_not(tb_call_may_act_for(&org, NULL));
+    tb_call_t empty = s_call(a, "", false);
+    cr_assert_not(tb_call_may_act_for(&empty, ""));
+    tb_arena_destroy(&a);
+}
+
+Test(call, kind_names)
+{
+    static const struct {
+        Techbridge__ApiRequest__BodyCase c;
+        const char *name;
+    } cases[] = {
+        {TECHBRIDGE__API_REQUEST__BODY_SUBMIT, "submit"},
+        {TECHBRIDGE__API_REQUEST__BODY_GET, "get"},
+        {TECHBRIDGE__API_REQUEST__BODY_LIST, "list"},
+        {TECHBRIDGE__API_REQUEST__BODY_EDIT, "edit"},
+        {TECHBRIDGE__API_REQUEST__BODY_TRANSITION, "transition"},
+        {TECHBRIDGE__API_REQUEST__BODY_HISTORY, "history"},
+        {TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES, "list_matches"},
+        {TECHBRIDGE__API_REQUEST__BODY_GET_MATCH, "get_match"},
+        {TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH, "decide_match"},
+        {TECHBRIDGE__API_REQUEST__BODY_LIST_NOTIFICATIONS, "list_notifications"},
+        {TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS, "ack_notifications"},
+        {TECHBRIDGE__API_REQUEST__BODY_NOTIFICATION_STATS, "notification_stats"},
+        {TECHBRIDGE__API_REQUEST__BODY_HEALTH, "health"},
+        {TECHBRIDGE__API_REQUEST__BODY__NOT_SET, "unknown"},
+        {(Techbridge__ApiRequest__BodyCase) 99, "unknown"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_str_eq(tb_call_kind_name(cases[i].c), cases[i].name);
+    /* Every oneof member of ApiRequest has a name. */
+    const ProtobufCMessageDescriptor *d = &techbridge__api_request__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        if (!(d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        const char *name =
+            tb_call_kind_name((Techbridge__ApiRequest__BodyCase) d->fields[i].id);
+        cr_assert_str_eq(name, d->fields[i].name, "field %s", d->fields[i].name);
+    }
+}
