@@ -27,14 +27,14 @@ struct tb_arena_t {
 
 static void *s_pb_alloc(void *data, size_t size)
 {
-    return tb_arena_alloc((tb_arena_t *) data, size);
+    return tb_arena_alloc((tb_arena_t *)data, size);
 }
 
 static void s_pb_free(void *data, void *ptr)
 {
     /* The arena frees everything at once. */
-    (void) data;
-    (void) ptr;
+    (void)data;
+    (void)ptr;
 }
 
 tb_arena_t *tb_arena_new(size_t cap)
@@ -72,7 +72,7 @@ void *tb_arena_alloc(tb_arena_t *self, size_t size)
         size = 1;
     if (size > SIZE_MAX / 2)
         return NULL;
-    size = (size + S_ALIGN - 1) & ~(size_t) (S_ALIGN - 1);
+    size = (size + S_ALIGN - 1) & ~(size_t)(S_ALIGN - 1);
     if (self->cap && (size > self->cap || self->used > self->cap - size))
         return NULL;
 
@@ -132,11 +132,11 @@ char *tb_arena_printf(tb_arena_t *self, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return NULL;
-    char *out = tb_arena_alloc(self, (size_t) n + 1);
+    char *out = tb_arena_alloc(self, (size_t)n + 1);
     if (!out)
         return NULL;
     va_start(ap, fmt);
-    vsnprintf(out, (size_t) n + 1, fmt, ap);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return out;
 }

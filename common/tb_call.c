@@ -11,13 +11,13 @@
     never modified (tb_call_violation leaves it alone). */
 static Techbridge__Error s_oom_error = {
     PROTOBUF_C_MESSAGE_INIT(&techbridge__error__descriptor),
-    TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, (char *) "reply too large", 0, NULL};
+    TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, (char *)"reply too large", 0, NULL};
 
 static Techbridge__Error *s_error(tb_call_t *call)
 {
     if (!call->reply->error) {
-        Techbridge__Error *e = TB_PB_NEW(call->arena, Techbridge__Error,
-                                         techbridge__error__descriptor);
+        Techbridge__Error *e =
+            TB_PB_NEW(call->arena, Techbridge__Error, techbridge__error__descriptor);
         call->reply->error = e ? e : &s_oom_error;
     }
     return call->reply->error;
@@ -32,13 +32,13 @@ int tb_call_error(tb_call_t *call, Techbridge__Code code, const char *fmt, ...)
     va_start(ap, fmt);
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
-    char *message = n >= 0 ? tb_arena_alloc(call->arena, (size_t) n + 1) : NULL;
+    char *message = n >= 0 ? tb_arena_alloc(call->arena, (size_t)n + 1) : NULL;
     if (message)
-        vsnprintf(message, (size_t) n + 1, fmt, ap2);
+        vsnprintf(message, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     va_end(ap);
     e->code = code;
-    e->message = message ? message : (char *) "(message too large)";
+    e->message = message ? message : (char *)"(message too large)";
     return -1;
 }
 
@@ -49,7 +49,7 @@ void tb_call_violation(tb_call_t *call, const char *field, const char *reason)
         return;
     if (e->code == TECHBRIDGE__CODE__OK) {
         e->code = TECHBRIDGE__CODE__INVALID_ARGUMENT;
-        e->message = (char *) "invalid request";
+        e->message = (char *)"invalid request";
     }
     Techbridge__Violation *v =
         TB_PB_NEW(call->arena, Techbridge__Violation, techbridge__violation__descriptor);
@@ -75,7 +75,8 @@ int tb_call_db_error(tb_call_t *call, const tb_db_t *db, const char *what)
     case TB_DB_UNAVAILABLE:
         return tb_call_error(call, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
     case TB_DB_UNIQUE:
-        return tb_call_error(call, TECHBRIDGE__CODE__ALREADY_EXISTS, "already exists (%s)", w);
+        return tb_call_error(call, TECHBRIDGE__CODE__ALREADY_EXISTS,
+                             "already exists (%s)", w);
     case TB_DB_SERIALIZATION:
         return tb_call_error(call, TECHBRIDGE__CODE__ABORTED,
                              "concurrent update, retry (%s)", w);

@@ -17,12 +17,14 @@ struct tb_config_t {
     char **values; /* one per option: NULL or a heap copy */
 };
 
-static void s_print_usage(const char *prog, const char *summary, const tb_option_t *options)
+static void s_print_usage(const char *prog, const char *summary,
+                          const tb_option_t *options)
 {
     printf("Usage: %s [OPTIONS]\n", prog);
     if (summary && *summary)
         printf("%s\n", summary);
-    printf("\nOptions (flags win over environment variables, which win over defaults):\n");
+    printf(
+        "\nOptions (flags win over environment variables, which win over defaults):\n");
     for (const tb_option_t *o = options; o->flag; o++) {
         char head[96];
         snprintf(head, sizeof head, "--%s%s", o->flag, o->is_switch ? "" : " VALUE");
@@ -62,8 +64,9 @@ static tb_config_t *s_fail(tb_config_t **self_p, struct option **longopts, int *
     return NULL;
 }
 
-tb_config_t *tb_config_new(const char *prog, const char *summary, const tb_option_t *options,
-                           int argc, char **argv, int *exit_code)
+tb_config_t *tb_config_new(const char *prog, const char *summary,
+                           const tb_option_t *options, int argc, char **argv,
+                           int *exit_code)
 {
     if (exit_code)
         *exit_code = 0;
@@ -96,7 +99,7 @@ tb_config_t *tb_config_new(const char *prog, const char *summary, const tb_optio
         longopts[i].name = options[i].flag;
         longopts[i].has_arg = options[i].is_switch ? no_argument : required_argument;
         longopts[i].flag = NULL;
-        longopts[i].val = (int) i + 1;
+        longopts[i].val = (int)i + 1;
     }
     longopts[self->count].name = "help";
     longopts[self->count].has_arg = no_argument;
@@ -120,14 +123,15 @@ tb_config_t *tb_config_new(const char *prog, const char *summary, const tb_optio
                     c == ':' ? "missing value for" : "unknown or malformed option", arg);
             return s_fail(&self, &longopts, exit_code, 2);
         }
-        if (c >= 1 && (size_t) c <= self->count) {
-            size_t i = (size_t) c - 1;
+        if (c >= 1 && (size_t)c <= self->count) {
+            size_t i = (size_t)c - 1;
             if (s_set(self, i, options[i].is_switch ? "1" : optarg) != 0)
                 return s_fail(&self, &longopts, exit_code, 1);
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", prog, argv[optind]);
+        fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", prog,
+                argv[optind]);
         return s_fail(&self, &longopts, exit_code, 2);
     }
     free(longopts);
@@ -163,7 +167,8 @@ const char *tb_config_get(const tb_config_t *self, const char *flag)
     return self->values[s_index(self, flag)];
 }
 
-int tb_config_long(const tb_config_t *self, const char *flag, long min, long max, long *out)
+int tb_config_long(const tb_config_t *self, const char *flag, long min, long max,
+                   long *out)
 {
     const char *value = tb_config_get(self, flag);
     const char *reason = NULL;
@@ -182,8 +187,9 @@ int tb_config_long(const tb_config_t *self, const char *flag, long min, long max
             reason = "out of range";
     }
     if (reason) {
-        tb_error("config.invalid", NULL, TB_S("flag", flag), TB_S("value", value ? value : ""),
-                 TB_S("reason", reason), TB_I("min", min), TB_I("max", max));
+        tb_error("config.invalid", NULL, TB_S("flag", flag),
+                 TB_S("value", value ? value : ""), TB_S("reason", reason),
+                 TB_I("min", min), TB_I("max", max));
         return -1;
     }
     if (out)
@@ -196,6 +202,6 @@ bool tb_config_switch(const tb_config_t *self, const char *flag)
     const char *v = tb_config_get(self, flag);
     if (!v || !*v)
         return false;
-    return strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "no") != 0 &&
-           strcasecmp(v, "off") != 0;
+    return strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 &&
+           strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0;
 }

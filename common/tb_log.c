@@ -37,7 +37,7 @@ int tb_log_setup(const char *service, const char *level, const char *format)
         if (found < 0)
             rc = -1;
         else
-            s_log.level = (tb_level_t) found;
+            s_log.level = (tb_level_t)found;
     }
     if (format) {
         if (strcmp(format, "json") == 0)
@@ -96,7 +96,7 @@ static size_t s_escape(char *out, size_t cap, const char *s, size_t len, size_t 
         *consumed = 0;
         return 0;
     }
-    const unsigned char *p = (const unsigned char *) (s ? s : "");
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (i < len && p[i]) {
         unsigned char c = p[i];
         char tmp[8];
@@ -104,7 +104,7 @@ static size_t s_escape(char *out, size_t cap, const char *s, size_t len, size_t 
         const char *src = tmp;
         if (c == '"' || c == '\\') {
             tmp[0] = '\\';
-            tmp[1] = (char) c;
+            tmp[1] = (char)c;
             tlen = 2;
         } else if (c < 0x20 || c == 0x7f) {
             memcpy(tmp, "\\u00", 4);
@@ -112,12 +112,12 @@ static size_t s_escape(char *out, size_t cap, const char *s, size_t len, size_t 
             tmp[5] = hex[c & 0xf];
             tlen = 6;
         } else if (c < 0x80) {
-            tmp[0] = (char) c;
+            tmp[0] = (char)c;
             tlen = 1;
         } else {
-            size_t u = s_utf8_len(p + i, strnlen((const char *) p + i, len - i));
+            size_t u = s_utf8_len(p + i, strnlen((const char *)p + i, len - i));
             if (u) {
-                src = (const char *) p + i;
+                src = (const char *)p + i;
                 tlen = u;
                 step = u;
             } else {
@@ -205,7 +205,7 @@ static void s_put_number(s_line_t *l, const tb_field_t *f)
 {
     char num[64];
     if (f->type == TB_F_INT)
-        snprintf(num, sizeof num, "%lld", (long long) f->i);
+        snprintf(num, sizeof num, "%lld", (long long)f->i);
     else if (f->type == TB_F_BOOL)
         snprintf(num, sizeof num, "%s", f->i ? "true" : "false");
     else if (isfinite(f->d))
@@ -220,7 +220,7 @@ static bool s_is_plain(const char *s)
 {
     if (!*s)
         return false;
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '=')
             return false;
     return true;
@@ -234,7 +234,7 @@ static void s_timestamp(char *out, size_t cap)
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
     if (n > 0 && cap - n >= 6)
-        snprintf(out + n, cap - n, ".%03uZ", (unsigned) (ts.tv_nsec / 1000000) % 1000u);
+        snprintf(out + n, cap - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
 static void s_write_all(const char *buf, size_t len)
@@ -247,7 +247,7 @@ static void s_write_all(const char *buf, size_t len)
             return;
         }
         buf += n;
-        len -= (size_t) n;
+        len -= (size_t)n;
     }
 }
 

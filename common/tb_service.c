@@ -82,6 +82,7 @@ struct tb_service_t {
     int64_t started_us;
     bool schema_ready;   /* migrations applied and checked in this session */
     long schema_session; /* tb_db_reconnects() when they were */
+    bool session_new;    /* NOTIFYs may have been lost meanwhile: wake the feeds */
 };
 
 /* ---- signals ---- */
@@ -589,6 +590,7 @@ static void s_serve(tb_service_t *self, tb_msg_t *msg)
 
     Techbridge__Code code = reply->error ? reply->error->code : TECHBRIDGE__CODE__OK;
     int sent = tb_msg_reply(msg, &reply->base);
+    int send_errno = errno;
     int64_t us = tb_mono_us() - t0;
     tb_stats_call(self->stats, call.kind, tb_stats_code_name((int)code), us);
     if (reply->error)
@@ -602,7 +604,7 @@ static void s_serve(tb_service_t *self, tb_msg_t *msg)
                 TB_I("latency_us", us), TB_S("actor", call.actor));
     if (sent != 0)
         tb_warn("api.reply_failed", call.cid, TB_S("kind", call.kind),
-                TB_S("error", zmq_strerror(errno)));
+                TB_S("error", zmq_strerror(send_errno)));
     tb_arena_destroy(&arena);
 }
 
@@ -645,6 +647,7 @@ static int s_db_maintain(tb_service_t *self)
     }
     self->schema_ready = true;
     self->schema_session = tb_db_reconnects(self->db);
+    self->session_new = true;
     return 0;
 }
 
@@ -792,7 +795,8 @@ int tb_service_run(tb_service_t *self)
             timeout = s_min_timeout(timeout, s_until_ms(next_stats, now));
         if (live) {
             if (self->nfeeds > 0)
-                timeout = s_min_timeout(timeout, s_until_ms(next_wake, now));
+                timeout = s_min_timeout(
+                    timeout, self->session_new ? 0 : s_until_ms(next_wake, now));
             for (size_t i = 0; i < self->nfeeds; i++)
                 timeout = s_min_timeout(
                     timeout, tb_feed_server_next_timeout_ms(self->feeds[i].server));
@@ -841,7 +845,8 @@ int tb_service_run(tb_service_t *self)
 
         /* NOTIFYs are read on every turn: libpq may have buffered them during
            another call, when the socket no longer shows readable. */
-        bool wake = tb_db_drain_notifies(self->db) > 0;
+        bool wake = tb_db_drain_notifies(self->db) > 0 || self->session_new;
+        self->session_new = false;
         if (api_ready)
             wake = s_api_readable(self) > 0 || wake;
 

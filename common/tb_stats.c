@@ -36,11 +36,11 @@ struct tb_stats_t {
 static int s_bucket(int64_t v)
 {
     if (v < S_SUB)
-        return (int) v;
-    int e = 63 - __builtin_clzll((unsigned long long) v); /* floor(log2 v) >= 2 */
+        return (int)v;
+    int e = 63 - __builtin_clzll((unsigned long long)v); /* floor(log2 v) >= 2 */
     if (e >= S_MAX_EXP)
         return S_BUCKETS - 1;
-    int sub = (int) ((v >> (e - 2)) & (S_SUB - 1));
+    int sub = (int)((v >> (e - 2)) & (S_SUB - 1));
     return S_SUB + (e - 2) * S_SUB + sub;
 }
 
@@ -51,7 +51,7 @@ static int64_t s_bucket_max(int b)
         return b;
     int e = (b - S_SUB) / S_SUB + 2;
     int sub = (b - S_SUB) % S_SUB;
-    return ((int64_t) (S_SUB + sub + 1) << (e - 2)) - 1;
+    return ((int64_t)(S_SUB + sub + 1) << (e - 2)) - 1;
 }
 
 tb_stats_t *tb_stats_new(void)
@@ -89,7 +89,7 @@ static s_pair_t *s_find(const tb_stats_t *self, const char *kind, const char *ou
         const s_pair_t *p = &self->pairs[i];
         if (strncmp(p->kind, kind, S_NAME_MAX - 1) == 0 &&
             strncmp(p->outcome, outcome, S_NAME_MAX - 1) == 0)
-            return (s_pair_t *) p;
+            return (s_pair_t *)p;
     }
     return NULL;
 }
@@ -163,7 +163,7 @@ int64_t tb_stats_percentile(const tb_stats_t *self, double pct)
     if (pct > 100)
         pct = 100;
     /* The smallest bucket holding the rank-th sample (rank from 1). */
-    int64_t rank = (int64_t) ceil(pct / 100.0 * (double) self->calls - 1e-9);
+    int64_t rank = (int64_t)ceil(pct / 100.0 * (double)self->calls - 1e-9);
     if (rank < 1)
         rank = 1;
     int64_t seen = 0;
@@ -189,9 +189,9 @@ void tb_stats_log(tb_stats_t *self, const tb_field_t *extra)
     while (extra && extra[n_extra].type != TB_F_END)
         n_extra++;
     enum { FIXED = 7 };
-    size_t n = FIXED + (size_t) self->n_pairs + n_extra + 1;
+    size_t n = FIXED + (size_t)self->n_pairs + n_extra + 1;
     tb_field_t *fields = calloc(n, sizeof *fields);
-    char(*keys)[2 * S_NAME_MAX + 8] = calloc((size_t) self->n_pairs + 1, sizeof *keys);
+    char(*keys)[2 * S_NAME_MAX + 8] = calloc((size_t)self->n_pairs + 1, sizeof *keys);
     if (!fields || !keys) {
         free(fields);
         free(keys);
@@ -201,7 +201,8 @@ void tb_stats_log(tb_stats_t *self, const tb_field_t *extra)
     size_t i = 0;
     fields[i++] = TB_I("calls", self->calls);
     fields[i++] = TB_I("calls_total", self->calls_total);
-    fields[i++] = TB_I("interval_s", (tb_mono_us() - self->started_us + 500000) / 1000000);
+    fields[i++] =
+        TB_I("interval_s", (tb_mono_us() - self->started_us + 500000) / 1000000);
     for (int p = 0; p < self->n_pairs; p++) {
         snprintf(keys[p], sizeof keys[p], "calls.%s.%s", self->pairs[p].kind,
                  self->pairs[p].outcome);

@@ -29,8 +29,8 @@ int tb_wire_socket_setup(void *socket, size_t max_frame)
     if (max_frame > 0) {
         /* A hard ceiling well above max_frame: a frame a bit too large still
            arrives and gets an error reply; only absurd ones cut the peer. */
-        int64_t ceiling = max_frame > (size_t) (INT64_MAX / 4) ? INT64_MAX
-                                                                : (int64_t) max_frame * 4;
+        int64_t ceiling =
+            max_frame > (size_t)(INT64_MAX / 4) ? INT64_MAX : (int64_t)max_frame * 4;
         if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0)
             return -1;
     }
@@ -80,7 +80,8 @@ void tb_msg_destroy(tb_msg_t **self_p)
 static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason)
 {
     int frames = (*self_p)->n_envelope + s_drain(router);
-    tb_warn("api.malformed_envelope", NULL, TB_S("reason", reason), TB_I("frames", frames));
+    tb_warn("api.malformed_envelope", NULL, TB_S("reason", reason),
+            TB_I("frames", frames));
     tb_msg_destroy(self_p);
     return NULL;
 }
@@ -156,8 +157,8 @@ const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames)
         return empty;
     }
     if (len)
-        *len = zmq_msg_size((zmq_msg_t *) &self->body);
-    return zmq_msg_data((zmq_msg_t *) &self->body);
+        *len = zmq_msg_size((zmq_msg_t *)&self->body);
+    return zmq_msg_data((zmq_msg_t *)&self->body);
 }
 
 const char *tb_msg_user_id(const tb_msg_t *self)
@@ -221,7 +222,8 @@ uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *le
     return out;
 }
 
-ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena, const ProtobufCMessageDescriptor *desc,
+ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
+                                 const ProtobufCMessageDescriptor *desc,
                                  const uint8_t *data, size_t len, size_t max_len)
 {
     static const uint8_t empty[1] = {0};
@@ -234,8 +236,8 @@ ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena, const ProtobufCMessageDescri
         errno = EMSGSIZE;
         return NULL;
     }
-    ProtobufCMessage *msg =
-        protobuf_c_message_unpack(desc, tb_arena_allocator(arena), len, data ? data : empty);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, tb_arena_allocator(arena),
+                                                      len, data ? data : empty);
     if (!msg)
         errno = EPROTO;
     return msg;

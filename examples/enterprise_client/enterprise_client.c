@@ -27,12 +27,12 @@
 #include "tb_log.h"
 #include "tb_wire.h"
 
-#define S_CALL_MS       10000
-#define S_IDLE_MS       5000 /* catch up when idle: covers a slow join, lost frames */
-#define S_PAGE          500
-#define S_MAX_REPLY     (4u * 1024 * 1024)
-#define S_MAX_NOTE      (1024u * 1024)
-#define S_ARENA_CAP     (16u * 1024 * 1024)
+#define S_CALL_MS   10000
+#define S_IDLE_MS   5000 /* catch up when idle: covers a slow join, lost frames */
+#define S_PAGE      500
+#define S_MAX_REPLY (4u * 1024 * 1024)
+#define S_MAX_NOTE  (1024u * 1024)
+#define S_ARENA_CAP (16u * 1024 * 1024)
 
 static const tb_option_t s_options[] = {
     {"org", "TB_ACTOR", NULL, "our organisation id (the identity we act as in open mode)",
@@ -41,8 +41,8 @@ static const tb_option_t s_options[] = {
     {"state", NULL, "enterprise-client.state", "file keeping the last processed sequence",
      false},
     {"intake", "TB_INTAKE_CONNECT", "tcp://127.0.0.1:7101", "tb-intake API", false},
-    {"notification", "TB_NOTIFICATION_CONNECT", "tcp://127.0.0.1:7105", "tb-notification API",
-     false},
+    {"notification", "TB_NOTIFICATION_CONNECT", "tcp://127.0.0.1:7105",
+     "tb-notification API", false},
     {"notification-pub", "TB_NOTIFICATION_PUB_CONNECT", "tcp://127.0.0.1:7106",
      "tb-notification live push (XPUB)", false},
     {"once", NULL, NULL, "catch up, then exit instead of following live", true},
@@ -52,7 +52,7 @@ static volatile sig_atomic_t s_stop = 0;
 
 static void s_on_signal(int sig)
 {
-    (void) sig;
+    (void)sig;
     s_stop = 1;
 }
 
@@ -83,14 +83,14 @@ static int64_t s_state_load(const char *path)
 static int s_state_save(const char *path, int64_t seq)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return -1;
     char line[64];
     int len = snprintf(line, sizeof line, "last_seq=%" PRId64 "\n", seq);
-    if (write(fd, line, (size_t) len) != len || fsync(fd) != 0) {
+    if (write(fd, line, (size_t)len) != len || fsync(fd) != 0) {
         close(fd);
         unlink(tmp);
         return -1;
@@ -102,19 +102,19 @@ static int s_state_save(const char *path, int64_t seq)
 /* ---- API ---- */
 
 /*  One call on a fresh REQ socket. The reply (in the arena) or NULL. */
-static Techbridge__ApiReply *s_call(s_client_t *c, const char *endpoint, tb_arena_t *arena,
-                                    Techbridge__ApiRequest *req)
+static Techbridge__ApiReply *s_call(s_client_t *c, const char *endpoint,
+                                    tb_arena_t *arena, Techbridge__ApiRequest *req)
 {
-    req->actor = (char *) c->org;
+    req->actor = (char *)c->org;
     void *sock = zmq_socket(c->ctx, ZMQ_REQ);
     if (!sock)
         return NULL;
     Techbridge__ApiReply *reply = NULL;
-    if (tb_wire_socket_setup(sock, S_MAX_REPLY / 4) == 0 && zmq_connect(sock, endpoint) == 0 &&
-        tb_wire_send(sock, &req->base, false) == 0)
-        reply = (Techbridge__ApiReply *) tb_wire_recv(sock, arena,
-                                                      &techbridge__api_reply__descriptor,
-                                                      S_MAX_REPLY, false, S_CALL_MS);
+    if (tb_wire_socket_setup(sock, S_MAX_REPLY / 4) == 0 &&
+        zmq_connect(sock, endpoint) == 0 && tb_wire_send(sock, &req->base, false) == 0)
+        reply = (Techbridge__ApiReply *)tb_wire_recv(sock, arena,
+                                                     &techbridge__api_reply__descriptor,
+                                                     S_MAX_REPLY, false, S_CALL_MS);
     zmq_close(sock);
     if (!reply)
         fprintf(stderr, "enterprise-client: no reply from %s\n", endpoint);
@@ -155,14 +155,17 @@ static int s_submit(s_client_t *c, const char *path)
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_SUBMIT;
     req.submit = &sr;
     Techbridge__ApiReply *reply = s_call(c, c->intake, arena, &req);
-    if (!reply || reply->error || reply->result_case != TECHBRIDGE__API_REPLY__RESULT_REQUEST)
+    if (!reply || reply->error ||
+        reply->result_case != TECHBRIDGE__API_REPLY__RESULT_REQUEST)
         goto done;
     const Techbridge__Request *got = reply->request->request;
-    printf("need %s (%s): %s, status %s, version %" PRId64 "\n", got->external_ref, got->id,
+    printf("need %s (%s): %s, status %s, version %" PRId64 "\n", got->external_ref,
+           got->id,
            reply->request->created ? "submitted" : "already submitted, unchanged",
            tb_json_enum_name(&techbridge__status__descriptor, got->status), got->version);
     if (reply->request->possible_duplicate_of && *reply->request->possible_duplicate_of)
-        printf("  note: possibly a duplicate of %s\n", reply->request->possible_duplicate_of);
+        printf("  note: possibly a duplicate of %s\n",
+               reply->request->possible_duplicate_of);
     fflush(stdout);
     rc = 0;
 done:
@@ -176,7 +179,7 @@ static void s_ack(s_client_t *c)
 {
     tb_arena_t *arena = tb_arena_new(S_ARENA_CAP);
     Techbridge__AckNotifications ack = TECHBRIDGE__ACK_NOTIFICATIONS__INIT;
-    ack.recipient = (char *) c->org;
+    ack.recipient = (char *)c->org;
     ack.upto = c->last;
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS;
@@ -211,7 +214,7 @@ static int s_catch_up(s_client_t *c)
     for (;;) {
         tb_arena_t *arena = tb_arena_new(S_ARENA_CAP);
         Techbridge__ListNotifications ln = TECHBRIDGE__LIST_NOTIFICATIONS__INIT;
-        ln.recipient = (char *) c->org;
+        ln.recipient = (char *)c->org;
         ln.after = c->last;
         ln.limit = S_PAGE;
         Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
@@ -260,15 +263,15 @@ static void s_on_live(s_client_t *c, void *sub)
     if (zmq_msg_size(&topic) != len || memcmp(zmq_msg_data(&topic), c->org, len) != 0)
         goto done;
     tb_arena_t *arena = tb_arena_new(S_ARENA_CAP);
-    const Techbridge__Notification *n = (const Techbridge__Notification *) tb_wire_unpack(
-        arena, &techbridge__notification__descriptor, zmq_msg_data(&body), zmq_msg_size(&body),
-        S_MAX_NOTE);
+    const Techbridge__Notification *n = (const Techbridge__Notification *)tb_wire_unpack(
+        arena, &techbridge__notification__descriptor, zmq_msg_data(&body),
+        zmq_msg_size(&body), S_MAX_NOTE);
     if (n && n->seq == c->last + 1) {
         if (s_process(c, n, true) == 0)
             s_ack(c);
     } else if (n && n->seq > c->last + 1) {
         s_catch_up(c); /* a gap: the stored notifications are the truth */
-    } /* else: already processed (catch-up gave it) */
+    }                  /* else: already processed (catch-up gave it) */
     tb_arena_destroy(&arena);
 done:
     zmq_msg_close(&topic);
@@ -278,9 +281,10 @@ done:
 int main(int argc, char **argv)
 {
     int exit_code = 0;
-    tb_config_t *config = tb_config_new(
-        "tb-enterprise-client", "an enterprise integration: submit a need, follow notifications",
-        s_options, argc, argv, &exit_code);
+    tb_config_t *config =
+        tb_config_new("tb-enterprise-client",
+                      "an enterprise integration: submit a need, follow notifications",
+                      s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
     s_client_t c = {0};

@@ -352,11 +352,16 @@ static void s_apply(tb_arena_t *a, Techbridge__Request *r, const Techbridge__Req
         if (c->expires_at != 0)
             r->expires_at = c->expires_at;
     } else if (strcmp(name, "org") == 0) {
+        /* Every org field is part of its identity and required: an empty one
+           in `changes` means "not given", so the org is merged, not replaced. */
         Techbridge__Org *o = s_own_org(a, r, ok);
-        if (o) {
-            o->name = s_str(co ? co->name : NULL);
-            o->country = s_str(co ? co->country : NULL);
-            o->region = s_str(co ? co->region : NULL);
+        if (o && co) {
+            if (co->name && *co->name)
+                o->name = co->name;
+            if (co->country && *co->country)
+                o->country = co->country;
+            if (co->region && *co->region)
+                o->region = co->region;
         }
     } else if (strncmp(name, "org.", 4) == 0) {
         Techbridge__Org *o = s_own_org(a, r, ok);

@@ -101,7 +101,10 @@ bool intake_field_editable(const char *name);
     are not editable (kind, external_ref, org.id, id, status, version, times,
     renewed), unknown names, and, with an empty list, a kind, external_ref or
     org.id that differs from the stored one, are violations ("fields[2]",
-    "kind", ...). expires_at 0 keeps the stored expiry. Returns the number of
+    "kind", ...). expires_at 0 keeps the stored expiry; "org" merges the
+    non-empty name, country and region (all required, so empty = not given),
+    while "contact" and "budget_usd" replace the whole sub-message (a phone or
+    a bound can be cleared). Returns the number of
     violations added (the merge is then partial and must not be stored), or -1
     when the arena is full. */
 int intake_edit_merge(tb_arena_t *arena, Techbridge__Request *stored,

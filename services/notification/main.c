@@ -12,12 +12,13 @@
 
 static const tb_option_t s_options[] = {
     TB_COMMON_OPTIONS,
-    {"api", "TB_NOTIFICATION_API", "tcp://127.0.0.1:7105", "API endpoint to bind (ROUTER)",
-     false},
+    {"api", "TB_NOTIFICATION_API", "tcp://127.0.0.1:7105",
+     "API endpoint to bind (ROUTER)", false},
     {"pub", "TB_NOTIFICATION_PUB", "tcp://127.0.0.1:7106",
      "live notification endpoint to bind (XPUB: [recipient][Notification])", false},
     {"pub-hwm", "TB_NOTIFICATION_PUB_HWM", "10000",
-     "notifications queued per live subscriber before its live copies are dropped", false},
+     "notifications queued per live subscriber before its live copies are dropped",
+     false},
     {"intake-feed", "TB_INTAKE_FEED_CONNECT", "tcp://127.0.0.1:7102",
      "tb-intake's request event feed to connect to", false},
     {"matching-feed", "TB_MATCHING_FEED_CONNECT", "tcp://127.0.0.1:7104",
@@ -32,7 +33,8 @@ static int s_rebind_with_hwm(void *xpub, const char *endpoint, int hwm)
 {
     char bound[256];
     size_t size = sizeof bound;
-    if (zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, bound, &size) != 0 || zmq_unbind(xpub, bound) != 0)
+    if (zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, bound, &size) != 0 ||
+        zmq_unbind(xpub, bound) != 0)
         return -1;
     if (zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0)
         return -1;
@@ -51,8 +53,8 @@ int main(int argc, char **argv)
 {
     int exit_code = 0;
     tb_config_t *config =
-        tb_config_new("tb-notification", "techbridge notification service", s_options, argc,
-                      argv, &exit_code);
+        tb_config_new("tb-notification", "techbridge notification service", s_options,
+                      argc, argv, &exit_code);
     if (!config)
         return exit_code;
     tb_service_t *service = tb_service_new("notification", config);
@@ -70,19 +72,19 @@ int main(int argc, char **argv)
     if (tb_config_long(config, "max-frame", 1024, 64L * 1024 * 1024, &max_frame) != 0 ||
         tb_config_long(config, "pub-hwm", 1, 10L * 1000 * 1000, &hwm) != 0)
         goto done;
-    core = notification_core_new(tb_service_db(service), (size_t) max_frame,
+    core = notification_core_new(tb_service_db(service), (size_t)max_frame,
                                  tb_config_get(config, "keys-file") != NULL);
     if (!core)
         goto done;
     const char *pub = tb_config_get(config, "pub");
-    if (tb_service_bind_api(service, tb_config_get(config, "api"), notification_core_api, core) !=
-        0)
+    if (tb_service_bind_api(service, tb_config_get(config, "api"), notification_core_api,
+                            core) != 0)
         goto done;
-    void *xpub = tb_service_bind_socket(service, ZMQ_XPUB, pub, notification_core_on_subscription,
-                                        core);
+    void *xpub = tb_service_bind_socket(service, ZMQ_XPUB, pub,
+                                        notification_core_on_subscription, core);
     if (!xpub)
         goto done;
-    if (s_rebind_with_hwm(xpub, pub, (int) hwm) != 0) {
+    if (s_rebind_with_hwm(xpub, pub, (int)hwm) != 0) {
         tb_error("pub.bind_failed", NULL, TB_S("endpoint", pub),
                  TB_S("error", zmq_strerror(zmq_errno())));
         goto done;
@@ -95,8 +97,8 @@ int main(int argc, char **argv)
                            notification_core_committed,
                            notification_core_stream(core, TB_STREAM_REQUESTS)) != 0 ||
         tb_service_consume(service, "notification", TB_STREAM_MATCHES,
-                           tb_config_get(config, "matching-feed"), notification_core_apply,
-                           notification_core_committed,
+                           tb_config_get(config, "matching-feed"),
+                           notification_core_apply, notification_core_committed,
                            notification_core_stream(core, TB_STREAM_MATCHES)) != 0)
         goto done;
     rc = tb_service_run(service) == 0 ? 0 : 1;

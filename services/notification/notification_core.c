@@ -83,7 +83,8 @@ bool notification_may_read(const char *actor, bool is_operator, const char *reci
     return strcmp(actor, recipient) == 0;
 }
 
-bool notification_may_subscribe(bool keyed, const char *user_id, const void *topic, size_t len)
+bool notification_may_subscribe(bool keyed, const char *user_id, const void *topic,
+                                size_t len)
 {
     if (!keyed)
         return true;
@@ -122,22 +123,22 @@ static char *s_contact(tb_arena_t *a, const Techbridge__Party *p)
 
 static void s_format_date(int64_t ms, char out[32])
 {
-    time_t t = (time_t) (ms / 1000);
+    time_t t = (time_t)(ms / 1000);
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         strcpy(out, "?");
 }
 
 static Techbridge__Notification *s_new(tb_arena_t *a, const Techbridge__Event *ev,
-                                       const char *recipient, int kind, const char *subject,
-                                       int64_t version)
+                                       const char *recipient, int kind,
+                                       const char *subject, int64_t version)
 {
     Techbridge__Notification *n =
         TB_PB_NEW(a, Techbridge__Notification, techbridge__notification__descriptor);
     if (!n)
         return NULL;
     n->recipient = tb_arena_strdup(a, recipient);
-    n->kind = (Techbridge__NotificationKind) kind;
+    n->kind = (Techbridge__NotificationKind)kind;
     n->subject_id = tb_arena_strdup(a, subject);
     n->subject_version = version;
     n->correlation_id = tb_arena_strdup(a, ev->correlation_id);
@@ -158,15 +159,16 @@ static int s_map_request(tb_arena_t *a, const Techbridge__Event *ev,
     Techbridge__Notification *n = s_new(a, ev, r->org->id, kind, r->id, r->version);
     if (!n)
         return -2;
-    n->request = (Techbridge__Request *) r;
+    n->request = (Techbridge__Request *)r;
     if (kind == TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED) {
         char *text = tb_arena_printf(
             a, "Your %s \"%s\" (%s) is now %s",
             r->kind == TECHBRIDGE__KIND__OFFER ? "offer" : "need", s_str(r->title), r->id,
             s_enum_name(&techbridge__status__descriptor, r->status));
         if (text && ev->from_status != TECHBRIDGE__STATUS__STATUS_UNSPECIFIED)
-            text = tb_arena_printf(a, "%s (was %s)", text,
-                                   s_enum_name(&techbridge__status__descriptor, ev->from_status));
+            text = tb_arena_printf(
+                a, "%s (was %s)", text,
+                s_enum_name(&techbridge__status__descriptor, ev->from_status));
         if (text && ev->actor && *ev->actor)
             text = tb_arena_printf(a, "%s, by %s", text, ev->actor);
         if (text && ev->reason && *ev->reason)
@@ -175,11 +177,12 @@ static int s_map_request(tb_arena_t *a, const Techbridge__Event *ev,
     } else {
         char date[32];
         s_format_date(r->expires_at, date);
-        n->text = tb_arena_printf(a,
-                                  "Your %s \"%s\" (%s) expires at %s; renew it to keep it "
-                                  "published",
-                                  r->kind == TECHBRIDGE__KIND__OFFER ? "offer" : "need",
-                                  s_str(r->title), r->id, date);
+        n->text =
+            tb_arena_printf(a,
+                            "Your %s \"%s\" (%s) expires at %s; renew it to keep it "
+                            "published",
+                            r->kind == TECHBRIDGE__KIND__OFFER ? "offer" : "need",
+                            s_str(r->title), r->id, date);
     }
     if (!n->text)
         return -2;
@@ -197,7 +200,8 @@ static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
     const char *otitle = s_str(o->title), *ntitle = s_str(nd->title);
     int count = 0;
     if (ev->type == TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED) {
-        if (!o->org || !nd->org || !tb_valid_org_id(o->org->id) || !tb_valid_org_id(nd->org->id))
+        if (!o->org || !nd->org || !tb_valid_org_id(o->org->id) ||
+            !tb_valid_org_id(nd->org->id))
             return -1;
         char *oc = s_contact(a, o), *nc = s_contact(a, nd);
         if (!oc || !nc)
@@ -214,12 +218,12 @@ static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
             if (i == 1 && strcmp(recipients[0], recipients[1]) == 0)
                 break; /* never happens (same-org pairs are not matched), but once only */
             Techbridge__Notification *n =
-                s_new(a, ev, recipients[i], TECHBRIDGE__NOTIFICATION_KIND__MATCH_ACCEPTED, m->id,
-                      m->version);
+                s_new(a, ev, recipients[i], TECHBRIDGE__NOTIFICATION_KIND__MATCH_ACCEPTED,
+                      m->id, m->version);
             if (!n)
                 return -2;
             n->text = text;
-            n->match = (Techbridge__Match *) m;
+            n->match = (Techbridge__Match *)m;
             items[count++] = n;
         }
         return count;
@@ -227,22 +231,24 @@ static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
     int kind = ev->type == TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED
                    ? TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED
                    : TECHBRIDGE__NOTIFICATION_KIND__MATCH_DECLINED;
-    Techbridge__Notification *n = s_new(a, ev, NOTIFICATION_OPERATORS, kind, m->id, m->version);
+    Techbridge__Notification *n =
+        s_new(a, ev, NOTIFICATION_OPERATORS, kind, m->id, m->version);
     if (!n)
         return -2;
-    n->match = (Techbridge__Match *) m;
+    n->match = (Techbridge__Match *)m;
     if (kind == TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED)
-        n->text = tb_arena_printf(a,
-                                  "Match %s proposed (score %.2f): offer \"%s\" by %s and need "
-                                  "\"%s\" by %s",
-                                  m->id, m->score, otitle, s_party_org(o), ntitle,
-                                  s_party_org(nd));
+        n->text = tb_arena_printf(
+            a,
+            "Match %s proposed (score %.2f): offer \"%s\" by %s and need "
+            "\"%s\" by %s",
+            m->id, m->score, otitle, s_party_org(o), ntitle, s_party_org(nd));
     else if (m->reason && *m->reason)
-        n->text = tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\": %s", m->id,
-                                  otitle, ntitle, m->reason);
+        n->text =
+            tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\": %s",
+                            m->id, otitle, ntitle, m->reason);
     else
-        n->text = tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\"", m->id,
-                                  otitle, ntitle);
+        n->text = tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\"",
+                                  m->id, otitle, ntitle);
     if (!n->text)
         return -2;
     items[0] = n;
@@ -302,7 +308,8 @@ static void s_pending_drop_from(notification_stream_t *st, int64_t from_seq)
 }
 
 static int s_pending_push(notification_stream_t *st, int64_t event_seq,
-                          const Techbridge__Notification *n, const uint8_t *data, size_t len)
+                          const Techbridge__Notification *n, const uint8_t *data,
+                          size_t len)
 {
     if (st->count == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
@@ -332,7 +339,8 @@ static void s_publish(notification_core_t *core, const s_pending_t *p)
         return;
     /* An XPUB never blocks: a subscriber past its high-water mark loses the live
        copy (it catches up from the store), the service carries on. */
-    if (zmq_send(core->xpub, p->recipient, strlen(p->recipient), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+    if (zmq_send(core->xpub, p->recipient, strlen(p->recipient),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(core->xpub, p->data, p->len, ZMQ_DONTWAIT) < 0) {
         tb_warn("notification.publish_failed", p->cid, TB_S("recipient", p->recipient),
                 TB_I("seq", p->seq), TB_S("error", zmq_strerror(zmq_errno())));
@@ -390,7 +398,8 @@ int notification_core_set_pub(notification_core_t *self, void *xpub)
     return 0;
 }
 
-notification_stream_t *notification_core_stream(notification_core_t *self, const char *stream)
+notification_stream_t *notification_core_stream(notification_core_t *self,
+                                                const char *stream)
 {
     if (strcmp(stream, TB_STREAM_REQUESTS) == 0)
         return &self->requests;
@@ -441,7 +450,8 @@ int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *a
         if (notification_store_insert(db, arena, note, &created, &data, &len) != 0) {
             tb_warn("notification.store_failed", cid, TB_S("stream", st->name),
                     TB_I("event_seq", event->seq), TB_S("recipient", note->recipient),
-                    TB_S("kind", s_kind_name(note->kind)), TB_S("sqlstate", tb_db_sqlstate(db)),
+                    TB_S("kind", s_kind_name(note->kind)),
+                    TB_S("sqlstate", tb_db_sqlstate(db)),
                     TB_S("error", tb_db_message(db)));
             s_pending_drop_from(st, event->seq);
             tb_arena_destroy(&arena);
@@ -450,8 +460,10 @@ int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *a
         if (!created) {
             tb_info("notification.duplicate", cid, TB_S("stream", st->name),
                     TB_I("event_seq", event->seq), TB_S("recipient", note->recipient),
-                    TB_S("kind", s_kind_name(note->kind)), TB_S("subject_id", note->subject_id),
-                    TB_I("subject_version", note->subject_version), TB_I("seq", note->seq));
+                    TB_S("kind", s_kind_name(note->kind)),
+                    TB_S("subject_id", note->subject_id),
+                    TB_I("subject_version", note->subject_version),
+                    TB_I("seq", note->seq));
             continue;
         }
         if (s_pending_push(st, event->seq, note, data, len) != 0) {
@@ -491,7 +503,8 @@ void notification_core_committed(const Techbridge__Event *event, void *arg)
 static int s_check_recipient(tb_call_t *call, const char *recipient)
 {
     if (!notification_valid_recipient(recipient)) {
-        tb_call_violation(call, "recipient", "must be \"operators\" or an organisation id");
+        tb_call_violation(call, "recipient",
+                          "must be \"operators\" or an organisation id");
         return -1;
     }
     if (!notification_may_read(call->actor, call->is_operator, recipient))
@@ -514,7 +527,7 @@ static int s_list(notification_core_t *core, tb_call_t *call)
         tb_call_violation(call, "limit", "must be 0 (default) or more");
     if (call->reply->error)
         return -1;
-    int limit = q->limit == 0                         ? NOTIFICATION_LIST_DEFAULT
+    int limit = q->limit == 0                      ? NOTIFICATION_LIST_DEFAULT
                 : q->limit > NOTIFICATION_LIST_MAX ? NOTIFICATION_LIST_MAX
                                                    : q->limit;
     if (notification_store_prepare(core->db) != 0)
@@ -523,7 +536,8 @@ static int s_list(notification_core_t *core, tb_call_t *call)
         TB_PB_NEW(call->arena, Techbridge__NotificationPage,
                   techbridge__notification_page__descriptor);
     if (!page)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
     Techbridge__Notification **items = NULL;
     int64_t last_seq = 0;
     int n = notification_store_list(core->db, call->arena, recipient, q->after, limit,
@@ -531,7 +545,7 @@ static int s_list(notification_core_t *core, tb_call_t *call)
     if (n < 0)
         return tb_call_db_error(call, core->db, "list notifications");
     page->notifications = items;
-    page->n_notifications = (size_t) n;
+    page->n_notifications = (size_t)n;
     page->last_seq = last_seq;
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_NOTIFICATIONS;
     call->reply->notifications = page;
@@ -552,14 +566,16 @@ static int s_ack(notification_core_t *core, tb_call_t *call)
     }
     if (notification_store_prepare(core->db) != 0)
         return tb_call_db_error(call, core->db, "acknowledge notifications");
-    Techbridge__RecipientStats *stats = TB_PB_NEW(call->arena, Techbridge__RecipientStats,
-                                                  techbridge__recipient_stats__descriptor);
+    Techbridge__RecipientStats *stats = TB_PB_NEW(
+        call->arena, Techbridge__RecipientStats, techbridge__recipient_stats__descriptor);
     if (!stats || !(stats->recipient = tb_arena_strdup(call->arena, recipient)))
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
     if (notification_store_ack(core->db, recipient, q->upto, stats) != 0)
         return tb_call_db_error(call, core->db, "acknowledge notifications");
     tb_info("notification.acked", call->cid, TB_S("recipient", recipient),
-            TB_I("upto", q->upto), TB_I("acked", stats->acked), TB_I("last_seq", stats->last_seq));
+            TB_I("upto", q->upto), TB_I("acked", stats->acked),
+            TB_I("last_seq", stats->last_seq));
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_ACK;
     call->reply->ack = stats;
     return 0;
@@ -582,13 +598,14 @@ static int s_stats(notification_core_t *core, tb_call_t *call)
         TB_PB_NEW(call->arena, Techbridge__NotificationStatsResult,
                   techbridge__notification_stats_result__descriptor);
     if (!res)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
     Techbridge__RecipientStats **items = NULL;
     int n = notification_store_stats(core->db, call->arena, recipient, &items);
     if (n < 0)
         return tb_call_db_error(call, core->db, "notification stats");
     res->recipients = items;
-    res->n_recipients = (size_t) n;
+    res->n_recipients = (size_t)n;
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_NOTIFICATION_STATS;
     call->reply->notification_stats = res;
     return 0;
@@ -615,7 +632,7 @@ int notification_core_api(tb_call_t *call, void *arg)
 
 void notification_core_on_subscription(tb_service_t *service, void *socket, void *arg)
 {
-    (void) service;
+    (void)service;
     notification_core_t *core = arg;
     for (int i = 0; i < S_SUBSCRIPTIONS_PER_CALL; i++) {
         zmq_msg_t msg;
@@ -628,7 +645,7 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
         size_t size = zmq_msg_size(&msg);
         if (size < 1 || (data[0] != 0 && data[0] != 1) || zmq_msg_more(&msg)) {
             /* Not a subscription: subscribers have nothing else to say. */
-            tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t) size));
+            tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t)size));
             zmq_msg_close(&msg);
             continue;
         }
@@ -640,17 +657,19 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
             uid = "";
         bool admitted = notification_may_subscribe(core->keyed, uid, topic, len);
         if (core->keyed && admitted &&
-            zmq_setsockopt(socket, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic, len) != 0)
+            zmq_setsockopt(socket, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic,
+                           len) != 0)
             admitted = false;
         char shown[S_TOPIC_LOG_MAX + 1];
         size_t n = len < S_TOPIC_LOG_MAX ? len : S_TOPIC_LOG_MAX;
         memcpy(shown, topic, n);
         shown[n] = '\0';
         if (admitted)
-            tb_info(subscribe ? "pub.subscribe" : "pub.unsubscribe", NULL, TB_S("topic", shown),
-                    TB_S("user", uid));
+            tb_info(subscribe ? "pub.subscribe" : "pub.unsubscribe", NULL,
+                    TB_S("topic", shown), TB_S("user", uid));
         else
-            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown), TB_S("user", uid));
+            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown),
+                    TB_S("user", uid));
         zmq_msg_close(&msg);
     }
 }

@@ -47,7 +47,8 @@ int notification_core_set_pub(notification_core_t *self, void *xpub);
 
 /*  The context to pass as `arg` with notification_core_apply/_committed for
     `stream` (TB_STREAM_REQUESTS or TB_STREAM_MATCHES); owned by the core. */
-notification_stream_t *notification_core_stream(notification_core_t *self, const char *stream);
+notification_stream_t *notification_core_stream(notification_core_t *self,
+                                                const char *stream);
 
 /*  tb_apply_fn (arg: a notification_stream_t): stores the event's notifications
     in the open transaction. 0, or -1 to roll back and retry (database trouble). */

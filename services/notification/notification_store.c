@@ -31,18 +31,20 @@ static const struct {
      " RETURNING last_seq"},
     {"notification_insert",
      "INSERT INTO notification_items (recipient, seq, kind, subject_id, subject_version,"
-     " correlation_id, created_at, payload) VALUES ($1, $2::bigint, $3::int, $4, $5::bigint,"
+     " correlation_id, created_at, payload) VALUES ($1, $2::bigint, $3::int, $4, "
+     "$5::bigint,"
      " $6, to_timestamp($7::bigint / 1000.0), $8::bytea)"},
-    {"notification_list",
-     "SELECT seq, payload FROM notification_items WHERE recipient = $1 AND seq > $2::bigint"
-     " ORDER BY seq LIMIT $3::int"},
+    {"notification_list", "SELECT seq, payload FROM notification_items WHERE recipient = "
+                          "$1 AND seq > $2::bigint"
+                          " ORDER BY seq LIMIT $3::int"},
     {"notification_last_seq",
      "SELECT last_seq FROM notification_recipients WHERE recipient = $1"},
     {"notification_ack",
-     "UPDATE notification_recipients SET acked = GREATEST(acked, LEAST($2::bigint, last_seq)),"
+     "UPDATE notification_recipients SET acked = GREATEST(acked, LEAST($2::bigint, "
+     "last_seq)),"
      " updated_at = now() WHERE recipient = $1 RETURNING last_seq, acked"},
-    {"notification_stats_one",
-     "SELECT recipient, last_seq, acked FROM notification_recipients WHERE recipient = $1"},
+    {"notification_stats_one", "SELECT recipient, last_seq, acked FROM "
+                               "notification_recipients WHERE recipient = $1"},
     {"notification_stats_all",
      "SELECT recipient, last_seq, acked FROM notification_recipients ORDER BY recipient"
      " LIMIT " S_STATS_MAX},
@@ -89,7 +91,7 @@ static uint8_t *s_bytea(tb_arena_t *arena, const char *text, size_t text_len, si
         int hi = s_hexval(text[2 + 2 * i]), lo = s_hexval(text[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return NULL;
-        out[i] = (uint8_t) (hi << 4 | lo);
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     *len = n;
     return out;
@@ -102,7 +104,7 @@ int notification_store_insert(tb_db_t *db, tb_arena_t *arena, Techbridge__Notifi
     *packed = NULL;
     *packed_len = 0;
     char kind[16], version[24], created_at[24], seq[24];
-    snprintf(kind, sizeof kind, "%d", (int) n->kind);
+    snprintf(kind, sizeof kind, "%d", (int)n->kind);
     snprintf(version, sizeof version, "%" PRId64, n->subject_version);
     snprintf(created_at, sizeof created_at, "%" PRId64, n->created_at);
 
@@ -132,9 +134,11 @@ int notification_store_insert(tb_db_t *db, tb_arena_t *arena, Techbridge__Notifi
     if (!data)
         return -1;
     snprintf(seq, sizeof seq, "%" PRId64, n->seq);
-    const char *values[] = {n->recipient, seq,     kind,        n->subject_id,
-                            version,      n->correlation_id, created_at, (const char *) data};
-    int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int) *packed_len};
+    const char *values[] = {n->recipient, seq,
+                            kind,         n->subject_id,
+                            version,      n->correlation_id,
+                            created_at,   (const char *)data};
+    int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int)*packed_len};
     int formats[] = {0, 0, 0, 0, 0, 0, 0, 1};
     res = tb_db_exec_bin(db, "notification_insert", 8, values, lengths, formats);
     if (!res)
@@ -169,7 +173,7 @@ int notification_store_list(tb_db_t *db, tb_arena_t *arena, const char *recipien
     int rows = PQntuples(res);
     Techbridge__Notification **items = NULL;
     if (rows > 0) {
-        items = tb_arena_alloc(arena, (size_t) rows * sizeof *items);
+        items = tb_arena_alloc(arena, (size_t)rows * sizeof *items);
         if (!items) {
             PQclear(res);
             return -1;
@@ -179,21 +183,21 @@ int notification_store_list(tb_db_t *db, tb_arena_t *arena, const char *recipien
     size_t used = 0;
     for (int i = 0; i < rows; i++) {
         size_t len = 0;
-        uint8_t *data = s_bytea(arena, PQgetvalue(res, i, 1), (size_t) PQgetlength(res, i, 1),
-                                &len);
+        uint8_t *data =
+            s_bytea(arena, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), &len);
         if (!data) {
-            tb_error("notification.payload_unreadable", NULL, TB_S("recipient", recipient),
-                     TB_I("seq", s_int64(res, i, 0)));
+            tb_error("notification.payload_unreadable", NULL,
+                     TB_S("recipient", recipient), TB_I("seq", s_int64(res, i, 0)));
             PQclear(res);
             return -1;
         }
         if (count > 0 && used + len > budget)
             break; /* the client continues after the last seq it got */
-        Techbridge__Notification *n = (Techbridge__Notification *) tb_wire_unpack(
+        Techbridge__Notification *n = (Techbridge__Notification *)tb_wire_unpack(
             arena, &techbridge__notification__descriptor, data, len, S_PAYLOAD_MAX);
         if (!n) {
-            tb_error("notification.payload_unreadable", NULL, TB_S("recipient", recipient),
-                     TB_I("seq", s_int64(res, i, 0)));
+            tb_error("notification.payload_unreadable", NULL,
+                     TB_S("recipient", recipient), TB_I("seq", s_int64(res, i, 0)));
             PQclear(res);
             return -1;
         }
@@ -238,15 +242,15 @@ int notification_store_stats(tb_db_t *db, tb_arena_t *arena, const char *recipie
     int count = recipient ? 1 : rows;
     Techbridge__RecipientStats **items = NULL;
     if (count > 0) {
-        items = tb_arena_alloc(arena, (size_t) count * sizeof *items);
+        items = tb_arena_alloc(arena, (size_t)count * sizeof *items);
         if (!items) {
             PQclear(res);
             return -1;
         }
     }
     for (int i = 0; i < count; i++) {
-        Techbridge__RecipientStats *s =
-            TB_PB_NEW(arena, Techbridge__RecipientStats, techbridge__recipient_stats__descriptor);
+        Techbridge__RecipientStats *s = TB_PB_NEW(
+            arena, Techbridge__RecipientStats, techbridge__recipient_stats__descriptor);
         if (!s) {
             PQclear(res);
             return -1;

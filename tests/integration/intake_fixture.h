@@ -43,8 +43,8 @@ static inline void fx_teardown(void)
     may be NULL). Skips the test when TB_TEST_PG is unset. */
 static inline void fx_start_intake(const char *const *extra)
 {
-    (void) extra;
-    (void) g_feed;
+    (void)extra;
+    (void)g_feed;
 #ifndef TB_INTAKE_BIN
     cr_skip_test("tb-intake was not built");
 #else

@@ -93,6 +93,7 @@ Test(intake, list_filters_and_pagination)
     cr_assert_eq(p->n_requests, 1);
     cr_assert_str_eq(p->requests[0]->id, need->id);
     l.text = "birch";
+    l.limit = 100;
     cr_assert_eq(fx_list(&l, NULL)->n_requests, 25, "birch is in every summary");
     l.text = "zeppelin";
     cr_assert_eq(fx_list(&l, NULL)->n_requests, 0);

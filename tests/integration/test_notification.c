@@ -54,15 +54,17 @@ static void s_setup(void)
     E.db = tb_test_db_new();
     cr_assert_not_null(E.db, "cannot create a test database");
     E.arena = tb_arena_new(0);
-    cr_assert(tb_test_endpoint(E.intake_api) == 0 && tb_test_endpoint(E.intake_feed) == 0 &&
-              tb_test_endpoint(E.matching_api) == 0 && tb_test_endpoint(E.matching_feed) == 0 &&
-              tb_test_endpoint(E.notif_api) == 0 && tb_test_endpoint(E.notif_pub) == 0);
+    cr_assert(
+        tb_test_endpoint(E.intake_api) == 0 && tb_test_endpoint(E.intake_feed) == 0 &&
+        tb_test_endpoint(E.matching_api) == 0 && tb_test_endpoint(E.matching_feed) == 0 &&
+        tb_test_endpoint(E.notif_api) == 0 && tb_test_endpoint(E.notif_pub) == 0);
 }
 
 static void s_start_intake(void)
 {
-    const char *args[] = {"--database-url", E.db, "--api", E.intake_api, "--feed", E.intake_feed,
-                          "--log-level", "debug", NULL};
+    const char *args[] = {"--database-url", E.db,     "--api",
+                          E.intake_api,     "--feed", E.intake_feed,
+                          "--log-level",    "debug",  NULL};
     E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, args, NULL,
                                      S_START_MS);
     cr_assert_not_null(E.intake, "tb-intake did not start");
@@ -70,26 +72,24 @@ static void s_start_intake(void)
 
 static void s_start_matching(void)
 {
-    const char *args[] = {"--database-url", E.db,          "--api",         E.matching_api,
-                          "--feed",         E.matching_feed, "--intake-feed", E.intake_feed,
-                          "--log-level",    "debug",       NULL};
-    E.matching = tb_test_service_start(TB_MATCHING_BIN, "matching", E.matching_api, args, NULL,
-                                       S_START_MS);
+    const char *args[] = {"--database-url", E.db,          "--api",
+                          E.matching_api,   "--feed",      E.matching_feed,
+                          "--intake-feed",  E.intake_feed, "--log-level",
+                          "debug",          NULL};
+    E.matching = tb_test_service_start(TB_MATCHING_BIN, "matching", E.matching_api, args,
+                                       NULL, S_START_MS);
     cr_assert_not_null(E.matching, "tb-matching did not start");
 }
 
 static void s_start_notif(const char *hwm)
 {
-    const char *args[] = {"--database-url", E.db,
-                          "--api",          E.notif_api,
-                          "--pub",          E.notif_pub,
-                          "--intake-feed",  E.intake_feed,
-                          "--matching-feed", E.matching_feed,
-                          "--pub-hwm",      hwm ? hwm : "10000",
-                          "--log-level",    "debug",
-                          NULL};
-    E.notif = tb_test_service_start(TB_NOTIFICATION_BIN, "notification", E.notif_api, args, NULL,
-                                    S_START_MS);
+    const char *args[] = {"--database-url", E.db,          "--api",
+                          E.notif_api,      "--pub",       E.notif_pub,
+                          "--intake-feed",  E.intake_feed, "--matching-feed",
+                          E.matching_feed,  "--pub-hwm",   hwm ? hwm : "10000",
+                          "--log-level",    "debug",       NULL};
+    E.notif = tb_test_service_start(TB_NOTIFICATION_BIN, "notification", E.notif_api,
+                                    args, NULL, S_START_MS);
     cr_assert_not_null(E.notif, "tb-notification did not start");
 }
 
@@ -99,8 +99,8 @@ static void s_start_notif(const char *hwm)
 static Techbridge__ApiReply *s_call(const char *endpoint, Techbridge__ApiRequest *req,
                                     const char *actor, const char *cid)
 {
-    req->actor = (char *) (actor ? actor : "");
-    req->correlation_id = (char *) (cid ? cid : "");
+    req->actor = (char *)(actor ? actor : "");
+    req->correlation_id = (char *)(cid ? cid : "");
     Techbridge__ApiReply *reply = tb_test_call(E.arena, endpoint, req, S_CALL_MS);
     if (!reply)
         s_dump_logs();
@@ -111,16 +111,19 @@ static Techbridge__ApiReply *s_call(const char *endpoint, Techbridge__ApiRequest
 static void s_assert_ok(const Techbridge__ApiReply *reply, const char *what)
 {
     if (reply->error)
-        cr_assert_fail("%s failed: code %d: %s", what, reply->error->code, reply->error->message);
+        cr_assert_fail("%s failed: code %d: %s", what, reply->error->code,
+                       reply->error->message);
 }
 
 static Techbridge__Request *s_make_request(Techbridge__Kind kind, const char *org,
                                            const char *ref, const char *title)
 {
     tb_arena_t *a = E.arena;
-    Techbridge__Request *r = TB_PB_NEW(a, Techbridge__Request, techbridge__request__descriptor);
+    Techbridge__Request *r =
+        TB_PB_NEW(a, Techbridge__Request, techbridge__request__descriptor);
     Techbridge__Org *o = TB_PB_NEW(a, Techbridge__Org, techbridge__org__descriptor);
-    Techbridge__Contact *c = TB_PB_NEW(a, Techbridge__Contact, techbridge__contact__descriptor);
+    Techbridge__Contact *c =
+        TB_PB_NEW(a, Techbridge__Contact, techbridge__contact__descriptor);
     o->id = tb_arena_strdup(a, org);
     o->name = tb_arena_printf(a, "Organisation %s", org);
     o->country = tb_arena_strdup(a, kind == TECHBRIDGE__KIND__OFFER ? "CN" : "BY");
@@ -133,9 +136,9 @@ static Techbridge__Request *s_make_request(Techbridge__Kind kind, const char *or
     r->org = o;
     r->contact = c;
     r->title = tb_arena_strdup(a, title);
-    r->summary = tb_arena_strdup(
-        a, "Continuous vacuum drying line for hardwood lumber with heat recovery and moisture "
-           "control; kiln automation for sawmills.");
+    r->summary = tb_arena_strdup(a, "Continuous vacuum drying line for hardwood lumber "
+                                    "with heat recovery and moisture "
+                                    "control; kiln automation for sawmills.");
     r->sector = tb_arena_strdup(a, "woodworking");
     static char *keywords[] = {"wood drying", "vacuum kiln", "lumber", "heat recovery"};
     r->keywords = keywords;
@@ -163,13 +166,14 @@ static Techbridge__Request *s_submit(Techbridge__Request *r)
     return reply->request->request;
 }
 
-static Techbridge__Request *s_transition(const Techbridge__Request *r, Techbridge__Action action)
+static Techbridge__Request *s_transition(const Techbridge__Request *r,
+                                         Techbridge__Action action)
 {
     Techbridge__TransitionRequest tr = TECHBRIDGE__TRANSITION_REQUEST__INIT;
     tr.id = r->id;
     tr.action = action;
     tr.version = r->version;
-    tr.reason = (char *) "integration test";
+    tr.reason = (char *)"integration test";
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_TRANSITION;
     req.transition = &tr;
@@ -179,11 +183,11 @@ static Techbridge__Request *s_transition(const Techbridge__Request *r, Techbridg
     return reply->request->request;
 }
 
-static Techbridge__ApiReply *s_list_as(const char *actor, const char *recipient, int64_t after,
-                                       int limit)
+static Techbridge__ApiReply *s_list_as(const char *actor, const char *recipient,
+                                       int64_t after, int limit)
 {
     Techbridge__ListNotifications ln = TECHBRIDGE__LIST_NOTIFICATIONS__INIT;
-    ln.recipient = (char *) recipient;
+    ln.recipient = (char *)recipient;
     ln.after = after;
     ln.limit = limit;
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
@@ -192,7 +196,8 @@ static Techbridge__ApiReply *s_list_as(const char *actor, const char *recipient,
     return s_call(E.notif_api, &req, actor, NULL);
 }
 
-static Techbridge__NotificationPage *s_list(const char *recipient, int64_t after, int limit)
+static Techbridge__NotificationPage *s_list(const char *recipient, int64_t after,
+                                            int limit)
 {
     Techbridge__ApiReply *reply = s_list_as(NULL, recipient, after, limit);
     s_assert_ok(reply, "list notifications");
@@ -205,7 +210,7 @@ static Techbridge__Notification *s_find(const char *recipient, int kind)
 {
     Techbridge__NotificationPage *page = s_list(recipient, 0, 1000);
     for (size_t i = 0; i < page->n_notifications; i++)
-        if ((int) page->notifications[i]->kind == kind)
+        if ((int)page->notifications[i]->kind == kind)
             return page->notifications[i];
     return NULL;
 }
@@ -241,26 +246,29 @@ static bool s_sql_reaches(void *arg)
     recipient's seqs are 1..n with last_seq = n. */
 static void s_assert_exactly_once_dense(void)
 {
-    cr_assert_eq(s_sql("SELECT count(*) FROM (SELECT 1 FROM notification_items GROUP BY "
-                       "recipient, kind, subject_id, subject_version HAVING count(*) > 1) d"),
-                 0, "a notification was stored twice");
-    cr_assert_eq(s_sql("SELECT count(*) FROM notification_recipients r LEFT JOIN (SELECT "
-                       "recipient, count(*) AS c, min(seq) AS lo, max(seq) AS hi FROM "
-                       "notification_items GROUP BY recipient) i USING (recipient) WHERE NOT "
-                       "(coalesce(i.c, 0) = r.last_seq AND coalesce(i.hi, 0) = r.last_seq AND "
-                       "coalesce(i.lo, 1) = 1)"),
-                 0, "a recipient's sequence has a gap");
+    cr_assert_eq(
+        s_sql("SELECT count(*) FROM (SELECT 1 FROM notification_items GROUP BY "
+              "recipient, kind, subject_id, subject_version HAVING count(*) > 1) d"),
+        0, "a notification was stored twice");
+    cr_assert_eq(
+        s_sql("SELECT count(*) FROM notification_recipients r LEFT JOIN (SELECT "
+              "recipient, count(*) AS c, min(seq) AS lo, max(seq) AS hi FROM "
+              "notification_items GROUP BY recipient) i USING (recipient) WHERE NOT "
+              "(coalesce(i.c, 0) = r.last_seq AND coalesce(i.hi, 0) = r.last_seq AND "
+              "coalesce(i.lo, 1) = 1)"),
+        0, "a recipient's sequence has a gap");
 }
 
 /*  Submits and publishes `n` needs of `org`: n REQUEST_STATUS_CHANGED each. */
 static Techbridge__Request **s_submit_publish(const char *org, const char *prefix, int n)
 {
-    Techbridge__Request **out = tb_arena_alloc(E.arena, (size_t) n * sizeof *out);
+    Techbridge__Request **out = tb_arena_alloc(E.arena, (size_t)n * sizeof *out);
     for (int i = 0; i < n; i++) {
         char ref[64], title[96];
         snprintf(ref, sizeof ref, "%s-%d", prefix, i);
         snprintf(title, sizeof title, "Need number %d for %s", i, prefix);
-        Techbridge__Request *r = s_submit(s_make_request(TECHBRIDGE__KIND__NEED, org, ref, title));
+        Techbridge__Request *r =
+            s_submit(s_make_request(TECHBRIDGE__KIND__NEED, org, ref, title));
         out[i] = s_transition(r, TECHBRIDGE__ACTION__PUBLISH);
     }
     return out;
@@ -297,17 +305,22 @@ Test(notification, full_path_with_one_correlation_id, .fini = s_teardown, .timeo
     s_start_matching();
     s_start_notif(NULL);
 
-    Techbridge__Request *offer = s_submit(s_make_request(
-        TECHBRIDGE__KIND__OFFER, "cn-dryingtech", "offer-1", "Vacuum wood drying line licence"));
-    Techbridge__Request *need = s_submit(s_make_request(
-        TECHBRIDGE__KIND__NEED, "by-woodplant", "need-1", "Wood drying line for a sawmill"));
+    Techbridge__Request *offer =
+        s_submit(s_make_request(TECHBRIDGE__KIND__OFFER, "cn-dryingtech", "offer-1",
+                                "Vacuum wood drying line licence"));
+    Techbridge__Request *need =
+        s_submit(s_make_request(TECHBRIDGE__KIND__NEED, "by-woodplant", "need-1",
+                                "Wood drying line for a sawmill"));
     offer = s_transition(offer, TECHBRIDGE__ACTION__PUBLISH);
     need = s_transition(need, TECHBRIDGE__ACTION__PUBLISH);
 
     /* Each owner hears of its request's publication. */
-    s_find_arg_t pub_o = {"cn-dryingtech", TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED};
-    s_find_arg_t pub_n = {"by-woodplant", TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED};
-    cr_assert(tb_test_wait_until(s_has, &pub_o, 20000), "offer owner not told of publish");
+    s_find_arg_t pub_o = {"cn-dryingtech",
+                          TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED};
+    s_find_arg_t pub_n = {"by-woodplant",
+                          TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED};
+    cr_assert(tb_test_wait_until(s_has, &pub_o, 20000),
+              "offer owner not told of publish");
     cr_assert(tb_test_wait_until(s_has, &pub_n, 20000), "need owner not told of publish");
     Techbridge__Notification *sc = s_find("by-woodplant", pub_n.kind);
     cr_assert_str_eq(sc->subject_id, need->id);
@@ -320,7 +333,8 @@ Test(notification, full_path_with_one_correlation_id, .fini = s_teardown, .timeo
     s_find_arg_t proposed = {"operators", TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED};
     if (!tb_test_wait_until(s_has, &proposed, 30000))
         s_dump_logs();
-    cr_assert(s_find("operators", proposed.kind) != NULL, "operators not told of the match");
+    cr_assert(s_find("operators", proposed.kind) != NULL,
+              "operators not told of the match");
     Techbridge__Notification *pn = s_find("operators", proposed.kind);
     cr_assert_not_null(pn->match);
     cr_assert_str_eq(pn->match->offer_id, offer->id);
@@ -334,7 +348,7 @@ Test(notification, full_path_with_one_correlation_id, .fini = s_teardown, .timeo
     Techbridge__DecideMatch dm = TECHBRIDGE__DECIDE_MATCH__INIT;
     dm.id = match_id;
     dm.action = TECHBRIDGE__MATCH_ACTION__ACCEPT;
-    dm.reason = (char *) "both sides interested";
+    dm.reason = (char *)"both sides interested";
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH;
     req.decide_match = &dm;
@@ -354,16 +368,20 @@ Test(notification, full_path_with_one_correlation_id, .fini = s_teardown, .timeo
         cr_assert_str_eq(n->subject_id, match_id);
         cr_assert_not_null(n->match);
         cr_assert_eq(n->match->status, TECHBRIDGE__MATCH_STATUS__ACCEPTED);
-        cr_assert_not_null(strstr(n->text, "contact@cn-dryingtech.example.com"), "%s", n->text);
-        cr_assert_not_null(strstr(n->text, "contact@by-woodplant.example.com"), "%s", n->text);
+        cr_assert_not_null(strstr(n->text, "contact@cn-dryingtech.example.com"), "%s",
+                           n->text);
+        cr_assert_not_null(strstr(n->text, "contact@by-woodplant.example.com"), "%s",
+                           n->text);
     }
     /* The operators were not told of the acceptance (only orgs are). */
     cr_assert_null(s_find("operators", TECHBRIDGE__NOTIFICATION_KIND__MATCH_ACCEPTED));
 
     /* The accept call's id is in matching's and notification's log lines. */
     s_log_arg_t in_matching = {E.matching, cid}, in_notif = {E.notif, cid};
-    cr_assert(tb_test_wait_until(s_log_has, &in_matching, 5000), "cid missing in matching log");
-    cr_assert(tb_test_wait_until(s_log_has, &in_notif, 5000), "cid missing in notification log");
+    cr_assert(tb_test_wait_until(s_log_has, &in_matching, 5000),
+              "cid missing in matching log");
+    cr_assert(tb_test_wait_until(s_log_has, &in_notif, 5000),
+              "cid missing in notification log");
     char *log = s_log_of(E.notif);
     cr_assert_not_null(log);
     bool stored_line = false;
@@ -383,8 +401,10 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
     s_start_intake();
     s_start_notif(NULL);
     s_submit_publish("acme", "rules", 3);
-    s_sql_arg_t three = {"SELECT count(*) FROM notification_items WHERE recipient = 'acme'", 3};
-    cr_assert(tb_test_wait_until(s_sql_reaches, &three, 20000), "3 notifications not stored");
+    s_sql_arg_t three = {
+        "SELECT count(*) FROM notification_items WHERE recipient = 'acme'", 3};
+    cr_assert(tb_test_wait_until(s_sql_reaches, &three, 20000),
+              "3 notifications not stored");
 
     /* An organisation reads its own, not another's nor the operators'. */
     Techbridge__ApiReply *r = s_list_as("acme", "acme", 0, 0);
@@ -392,7 +412,7 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
     cr_assert_eq(r->notifications->n_notifications, 3);
     cr_assert_eq(r->notifications->last_seq, 3);
     for (size_t i = 0; i < 3; i++)
-        cr_assert_eq(r->notifications->notifications[i]->seq, (int64_t) i + 1);
+        cr_assert_eq(r->notifications->notifications[i]->seq, (int64_t)i + 1);
     r = s_list_as("acme", "acme", 1, 1);
     s_assert_ok(r, "paged list");
     cr_assert_eq(r->notifications->n_notifications, 1);
@@ -415,7 +435,7 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
 
     /* Ack: moves forward only, never past last_seq. */
     Techbridge__AckNotifications ack = TECHBRIDGE__ACK_NOTIFICATIONS__INIT;
-    ack.recipient = (char *) "acme";
+    ack.recipient = (char *)"acme";
     ack.upto = 2;
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS;
@@ -439,7 +459,7 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
 
     /* Stats: one recipient (the org itself) or all (operators only). */
     Techbridge__NotificationStats st = TECHBRIDGE__NOTIFICATION_STATS__INIT;
-    st.recipient = (char *) "acme";
+    st.recipient = (char *)"acme";
     Techbridge__ApiRequest sreq = TECHBRIDGE__API_REQUEST__INIT;
     sreq.body_case = TECHBRIDGE__API_REQUEST__BODY_NOTIFICATION_STATS;
     sreq.notification_stats = &st;
@@ -448,7 +468,7 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
     cr_assert_eq(r->notification_stats->n_recipients, 1);
     cr_assert_eq(r->notification_stats->recipients[0]->last_seq, 3);
     cr_assert_eq(r->notification_stats->recipients[0]->acked, 3);
-    st.recipient = (char *) "";
+    st.recipient = (char *)"";
     r = s_call(E.notif_api, &sreq, "acme", NULL);
     cr_assert(r->error && r->error->code == TECHBRIDGE__CODE__PERMISSION_DENIED);
     r = s_call(E.notif_api, &sreq, NULL, NULL);
@@ -457,7 +477,7 @@ Test(notification, api_rules, .fini = s_teardown, .timeout = 120)
 
     /* A kind of another service. */
     Techbridge__GetRequest get = TECHBRIDGE__GET_REQUEST__INIT;
-    get.id = (char *) "00000000-0000-0000-0000-000000000000";
+    get.id = (char *)"00000000-0000-0000-0000-000000000000";
     Techbridge__ApiRequest greq = TECHBRIDGE__API_REQUEST__INIT;
     greq.body_case = TECHBRIDGE__API_REQUEST__BODY_GET;
     greq.get = &get;
@@ -473,13 +493,14 @@ Test(notification, sigkill_mid_stream_exactly_once, .fini = s_teardown, .timeout
     s_start_intake();
     s_start_notif(NULL);
     const int n = 120;
-    Techbridge__Request **reqs = tb_arena_alloc(E.arena, (size_t) n * sizeof *reqs);
+    Techbridge__Request **reqs = tb_arena_alloc(E.arena, (size_t)n * sizeof *reqs);
     int kills = 0;
     for (int i = 0; i < n; i++) {
         char ref[32], title[64];
         snprintf(ref, sizeof ref, "kill-%d", i);
         snprintf(title, sizeof title, "Kiln automation need %d", i);
-        Techbridge__Request *r = s_submit(s_make_request(TECHBRIDGE__KIND__NEED, "acme", ref, title));
+        Techbridge__Request *r =
+            s_submit(s_make_request(TECHBRIDGE__KIND__NEED, "acme", ref, title));
         reqs[i] = s_transition(r, TECHBRIDGE__ACTION__PUBLISH);
         if (i == n / 3 || i == 2 * n / 3) {
             tb_test_proc_kill(&E.notif);
@@ -504,8 +525,9 @@ Test(notification, sigkill_mid_stream_exactly_once, .fini = s_teardown, .timeout
     if (!tb_test_wait_until(s_sql_reaches, &all, 60000))
         s_dump_logs();
     cr_assert_eq(s_sql("SELECT count(*) FROM notification_items"), 2 * n);
-    cr_assert_eq(s_sql("SELECT last_seq FROM notification_recipients WHERE recipient = 'acme'"),
-                 2 * n);
+    cr_assert_eq(
+        s_sql("SELECT last_seq FROM notification_recipients WHERE recipient = 'acme'"),
+        2 * n);
     cr_assert_eq(kills, 4);
     s_assert_exactly_once_dense();
     /* Every request's two changes are there: PUBLISHED and WITHDRAWN. */
@@ -535,12 +557,14 @@ Test(notification, offline_subscriber_catches_up_500, .fini = s_teardown, .timeo
         last_seq = page->last_seq;
         for (size_t i = 0; i < page->n_notifications; i++) {
             Techbridge__Notification *note = page->notifications[i];
-            cr_assert_eq(note->seq, after + 1, "seq %" PRId64 " after %" PRId64, note->seq, after);
+            cr_assert_eq(note->seq, after + 1, "seq %" PRId64 " after %" PRId64,
+                         note->seq, after);
             cr_assert(note->seq >= 1 && note->seq <= 500);
             cr_assert(!seen[note->seq], "seq %" PRId64 " twice", note->seq);
             seen[note->seq] = true;
             cr_assert_str_eq(note->recipient, "offline-org");
-            cr_assert_eq(note->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED);
+            cr_assert_eq(note->kind,
+                         TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED);
             after = note->seq;
             got++;
         }
@@ -560,7 +584,8 @@ Test(notification, offline_subscriber_catches_up_500, .fini = s_teardown, .timeo
 /*  A subscriber that never reads, on an XPUB with a small HWM, neither blocks the
     service nor makes it lose or duplicate stored notifications; a live reader
     gets [recipient][Notification] frames in seq order without duplicates. */
-Test(notification, slow_subscriber_loses_nothing_stored, .fini = s_teardown, .timeout = 300)
+Test(notification, slow_subscriber_loses_nothing_stored, .fini = s_teardown,
+     .timeout = 300)
 {
     s_setup();
     s_start_intake();
@@ -607,11 +632,12 @@ Test(notification, slow_subscriber_loses_nothing_stored, .fini = s_teardown, .ti
         cr_assert(!zmq_msg_more(&body), "more than two frames");
         cr_assert_eq(zmq_msg_size(&topic), 8);
         cr_assert(memcmp(zmq_msg_data(&topic), "slow-org", 8) == 0);
-        Techbridge__Notification *note = (Techbridge__Notification *) tb_wire_unpack(
+        Techbridge__Notification *note = (Techbridge__Notification *)tb_wire_unpack(
             E.arena, &techbridge__notification__descriptor, zmq_msg_data(&body),
             zmq_msg_size(&body), 1 << 20);
         cr_assert_not_null(note);
-        cr_assert_gt(note->seq, last, "duplicate or out of order live seq %" PRId64, note->seq);
+        cr_assert_gt(note->seq, last, "duplicate or out of order live seq %" PRId64,
+                     note->seq);
         last = note->seq;
         received++;
         zmq_msg_close(&topic);

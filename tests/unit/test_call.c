@@ -22,8 +22,8 @@ Test(call, error_formats_into_reply)
     tb_arena_t *a = tb_arena_new(0);
     tb_call_t call = s_call(a, "org.a", false);
     const char *hostile = "%s%n%x";
-    int rc = tb_call_error(&call, TECHBRIDGE__CODE__NOT_FOUND, "request %s not found (%d)",
-                           hostile, 7);
+    int rc = tb_call_error(&call, TECHBRIDGE__CODE__NOT_FOUND,
+                           "request %s not found (%d)", hostile, 7);
     cr_assert_eq(rc, -1);
     cr_assert_not_null(call.reply->error);
     cr_assert_eq(call.reply->error->code, TECHBRIDGE__CODE__NOT_FOUND);
@@ -55,7 +55,8 @@ Test(call, violations_accumulate)
     size_t len = techbridge__api_reply__get_packed_size(call.reply);
     uint8_t *buf = tb_arena_alloc(a, len);
     techbridge__api_reply__pack(call.reply, buf);
-    Techbridge__ApiReply *back = techbridge__api_reply__unpack(tb_arena_allocator(a), len, buf);
+    Techbridge__ApiReply *back =
+        techbridge__api_reply__unpack(tb_arena_allocator(a), len, buf);
     cr_assert_not_null(back);
     cr_assert_eq(back->error->n_violations, 40);
     tb_arena_destroy(&a);
@@ -145,7 +146,7 @@ Test(call, kind_names)
         {TECHBRIDGE__API_REQUEST__BODY_NOTIFICATION_STATS, "notification_stats"},
         {TECHBRIDGE__API_REQUEST__BODY_HEALTH, "health"},
         {TECHBRIDGE__API_REQUEST__BODY__NOT_SET, "unknown"},
-        {(Techbridge__ApiRequest__BodyCase) 99, "unknown"},
+        {(Techbridge__ApiRequest__BodyCase)99, "unknown"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_assert_str_eq(tb_call_kind_name(cases[i].c), cases[i].name);
@@ -155,7 +156,7 @@ Test(call, kind_names)
         if (!(d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
             continue;
         const char *name =
-            tb_call_kind_name((Techbridge__ApiRequest__BodyCase) d->fields[i].id);
+            tb_call_kind_name((Techbridge__ApiRequest__BodyCase)d->fields[i].id);
         cr_assert_str_eq(name, d->fields[i].name, "field %s", d->fields[i].name);
     }
 }

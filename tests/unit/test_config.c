@@ -1,5 +1,6 @@
 /*  tb_config: flags over environment over defaults, --help, bad flags, ranges. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ static void s_clean_env(void)
 }
 
 #define ARGV(...) ((char *[]){"tb-test", __VA_ARGS__, NULL})
-#define ARGC(...) ((int) (sizeof((char *[]){"tb-test", __VA_ARGS__}) / sizeof(char *)))
+#define ARGC(...) ((int)(sizeof((char *[]){"tb-test", __VA_ARGS__}) / sizeof(char *)))
 
 static tb_config_t *s_new(int argc, char **argv, int *code)
 {
@@ -63,9 +64,9 @@ Test(config, env_over_default_flag_over_env)
     setenv("TB_KEYS_FILE", "", 1); /* empty: unset */
     setenv("TB_TEST_DRY_RUN", "1", 1);
     int code = -1;
-    tb_config_t *c = s_new(ARGC("--api", "tcp://flag:2", "--log-level=warn", "--migrate"),
-                           ARGV("--api", "tcp://flag:2", "--log-level=warn", "--migrate"),
-                           &code);
+    tb_config_t *c =
+        s_new(ARGC("--api", "tcp://flag:2", "--log-level=warn", "--migrate"),
+              ARGV("--api", "tcp://flag:2", "--log-level=warn", "--migrate"), &code);
     cr_assert_not_null(c);
     cr_assert_str_eq(tb_config_get(c, "database-url"), "postgresql://env/db");
     cr_assert_str_eq(tb_config_get(c, "api"), "tcp://flag:2");
@@ -112,7 +113,7 @@ Test(config, help_lists_everything_and_exits_0)
     size_t len = 0;
     ssize_t n;
     while ((n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t) n;
+        len += (size_t)n;
     out[len] = '\0';
     close(fds[0]);
 
@@ -129,9 +130,13 @@ Test(config, help_lists_everything_and_exits_0)
             cr_assert_not_null(strstr(out, o->def), "%s missing", o->def);
     }
     cr_assert_not_null(strstr(out, "--help"));
+}
 
-    code = -1;
-    c = s_new(ARGC("-h"), ARGV("-h"), &code);
+Test(config, short_help, .init = cr_redirect_stdout)
+{
+    s_clean_env();
+    int code = -1;
+    tb_config_t *c = s_new(ARGC("-h"), ARGV("-h"), &code);
     cr_assert_null(c);
     cr_assert_eq(code, 0);
 }
@@ -160,10 +165,10 @@ Test(config, long_range, .init = cr_redirect_stderr)
 {
     s_clean_env();
     int code;
-    tb_config_t *c = s_new(ARGC("--stats-interval", "abc", "--max-frame", "99999999999999999999",
-                                "--verbose", "12x"),
-                           ARGV("--stats-interval", "abc", "--max-frame", "99999999999999999999",
-                                "--verbose", "12x"),
+    tb_config_t *c = s_new(ARGC("--stats-interval", "abc", "--max-frame",
+                                "99999999999999999999", "--verbose", "12x"),
+                           ARGV("--stats-interval", "abc", "--max-frame",
+                                "99999999999999999999", "--verbose", "12x"),
                            &code);
     cr_assert_not_null(c);
     long n = 77;

@@ -1,6 +1,7 @@
 /*  tb_log: JSON and text lines, escaping, truncation, levels. stderr is
     captured through a pipe and each line parsed with jansson. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ static const char *s_captured(size_t *len_out)
     size_t len = 0;
     ssize_t n;
     while ((n = read(s_pipe[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t) n;
+        len += (size_t)n;
     close(s_pipe[0]);
     buf[len] = '\0';
     if (len_out)
@@ -60,9 +61,9 @@ Test(log, json_line_has_fields)
 {
     cr_assert_eq(tb_log_setup("intake", "info", "json"), 0);
     s_capture();
-    tb_info("api.call", "cid-42", TB_S("kind", "submit"), TB_I("latency_us", 1234567890123LL),
-            TB_D("score", 0.5), TB_D("bad", NAN), TB_D("inf", INFINITY), TB_B("ok", 1),
-            TB_B("no", 0), TB_S("nul", NULL));
+    tb_info("api.call", "cid-42", TB_S("kind", "submit"),
+            TB_I("latency_us", 1234567890123LL), TB_D("score", 0.5), TB_D("bad", NAN),
+            TB_D("inf", INFINITY), TB_B("ok", 1), TB_B("no", 0), TB_S("nul", NULL));
     json_t *j = s_parse_one(s_captured(NULL));
     const char *ts = s_str(j, "ts");
     /* 2026-11-29T04:50:44.123Z */
@@ -117,7 +118,7 @@ Test(log, hostile_strings_escaped)
     const char *line = s_captured(&len);
     /* Raw control bytes never reach the output. */
     for (size_t i = 0; i + 1 < len; i++)
-        cr_assert_geq((unsigned char) line[i], 0x20, "control byte at %zu", i);
+        cr_assert_geq((unsigned char)line[i], 0x20, "control byte at %zu", i);
     json_t *j = s_parse_one(line);
     cr_assert_str_eq(s_str(j, "level"), "debug");
     cr_assert_str_eq(s_str(j, "event"), "evt\"x");
@@ -180,7 +181,8 @@ Test(log, long_values_truncated_to_one_bounded_line)
     memset(quotes, '"', sizeof quotes - 1);
     quotes[sizeof quotes - 1] = '\0';
     s_capture();
-    tb_info("big", "cid", TB_S("a", big), TB_S("b", quotes), TB_S("c", big), TB_I("n", 1));
+    tb_info("big", "cid", TB_S("a", big), TB_S("b", quotes), TB_S("c", big),
+            TB_I("n", 1));
     size_t len;
     const char *line = s_captured(&len);
     cr_assert_leq(len, 8192, "line of %zu bytes", len);
@@ -225,9 +227,11 @@ Test(log, text_format)
     cr_assert_eq(line[len - 1], '\n');
     cr_assert_eq(strchr(line, '\n'), line + len - 1, "one line: %s", line);
     cr_assert_eq(line[23], 'Z', "%s", line);
-    cr_assert_not_null(strstr(line, " INFO notification feed.applied cid=cid-7 "), "%s", line);
+    cr_assert_not_null(strstr(line, " INFO notification feed.applied cid=cid-7 "), "%s",
+                       line);
     cr_assert_not_null(strstr(line, " stream=requests seq=12 "), "%s", line);
-    cr_assert_not_null(strstr(line, " reason=\"two words\\u000aand a line\""), "%s", line);
+    cr_assert_not_null(strstr(line, " reason=\"two words\\u000aand a line\""), "%s",
+                       line);
     cr_assert_not_null(strstr(line, " ok=true lag=1.25\n"), "%s", line);
 }
 

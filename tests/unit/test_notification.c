@@ -21,25 +21,27 @@ TestSuite(notification_map, .init = s_init, .fini = s_fini);
 
 static Techbridge__Party *s_party(const char *org, const char *email, const char *title)
 {
-    Techbridge__Party *p = TB_PB_NEW(s_arena, Techbridge__Party, techbridge__party__descriptor);
+    Techbridge__Party *p =
+        TB_PB_NEW(s_arena, Techbridge__Party, techbridge__party__descriptor);
     p->org = TB_PB_NEW(s_arena, Techbridge__Org, techbridge__org__descriptor);
-    p->org->id = (char *) org;
-    p->org->name = (char *) org;
+    p->org->id = (char *)org;
+    p->org->name = (char *)org;
     p->contact = TB_PB_NEW(s_arena, Techbridge__Contact, techbridge__contact__descriptor);
-    p->contact->name = (char *) "Someone";
-    p->contact->email = (char *) email;
-    p->title = (char *) title;
-    p->request_id = (char *) "r";
+    p->contact->name = (char *)"Someone";
+    p->contact->email = (char *)email;
+    p->title = (char *)title;
+    p->request_id = (char *)"r";
     return p;
 }
 
 static Techbridge__Event *s_match_event(Techbridge__EventType type)
 {
-    Techbridge__Event *ev = TB_PB_NEW(s_arena, Techbridge__Event, techbridge__event__descriptor);
+    Techbridge__Event *ev =
+        TB_PB_NEW(s_arena, Techbridge__Event, techbridge__event__descriptor);
     ev->type = type;
-    ev->correlation_id = (char *) "cid-1";
+    ev->correlation_id = (char *)"cid-1";
     ev->match = TB_PB_NEW(s_arena, Techbridge__Match, techbridge__match__descriptor);
-    ev->match->id = (char *) "m-1";
+    ev->match->id = (char *)"m-1";
     ev->match->version = 3;
     ev->match->score = 0.8;
     ev->match->offer = s_party("cn-org", "a@cn.example", "Offer title");
@@ -49,28 +51,31 @@ static Techbridge__Event *s_match_event(Techbridge__EventType type)
 
 static Techbridge__Event *s_request_event(Techbridge__EventType type)
 {
-    Techbridge__Event *ev = TB_PB_NEW(s_arena, Techbridge__Event, techbridge__event__descriptor);
+    Techbridge__Event *ev =
+        TB_PB_NEW(s_arena, Techbridge__Event, techbridge__event__descriptor);
     ev->type = type;
-    ev->correlation_id = (char *) "cid-2";
+    ev->correlation_id = (char *)"cid-2";
     ev->from_status = TECHBRIDGE__STATUS__SUBMITTED;
-    ev->actor = (char *) "operator";
-    ev->request = TB_PB_NEW(s_arena, Techbridge__Request, techbridge__request__descriptor);
-    ev->request->id = (char *) "req-1";
+    ev->actor = (char *)"operator";
+    ev->request =
+        TB_PB_NEW(s_arena, Techbridge__Request, techbridge__request__descriptor);
+    ev->request->id = (char *)"req-1";
     ev->request->version = 2;
     ev->request->status = TECHBRIDGE__STATUS__PUBLISHED;
-    ev->request->title = (char *) "A title";
+    ev->request->title = (char *)"A title";
     ev->request->org = TB_PB_NEW(s_arena, Techbridge__Org, techbridge__org__descriptor);
-    ev->request->org->id = (char *) "acme";
+    ev->request->org->id = (char *)"acme";
     return ev;
 }
 
 Test(notification_map, status_change_to_owner)
 {
     Techbridge__Notification **n = NULL;
-    cr_assert_eq(notification_map_event(s_arena,
-                                        s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED),
-                                        &n),
-                 1);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena,
+            s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED), &n),
+        1);
     cr_assert_str_eq(n[0]->recipient, "acme");
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED);
     cr_assert_str_eq(n[0]->subject_id, "req-1");
@@ -83,9 +88,10 @@ Test(notification_map, status_change_to_owner)
 Test(notification_map, expiring_to_owner)
 {
     Techbridge__Notification **n = NULL;
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING), &n),
-                 1);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING), &n),
+        1);
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_EXPIRING);
     cr_assert_str_eq(n[0]->recipient, "acme");
 }
@@ -93,9 +99,10 @@ Test(notification_map, expiring_to_owner)
 Test(notification_map, accepted_to_both_orgs_with_both_contacts)
 {
     Techbridge__Notification **n = NULL;
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED), &n),
-                 2);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED), &n),
+        2);
     cr_assert_str_eq(n[0]->recipient, "cn-org");
     cr_assert_str_eq(n[1]->recipient, "by-org");
     for (int i = 0; i < 2; i++) {
@@ -110,14 +117,16 @@ Test(notification_map, accepted_to_both_orgs_with_both_contacts)
 Test(notification_map, proposed_and_declined_to_operators)
 {
     Techbridge__Notification **n = NULL;
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED), &n),
-                 1);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED), &n),
+        1);
     cr_assert_str_eq(n[0]->recipient, "operators");
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED);
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED), &n),
-                 1);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED), &n),
+        1);
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__MATCH_DECLINED);
 }
 
@@ -125,21 +134,26 @@ Test(notification_map, other_events_notify_nobody)
 {
     Techbridge__Notification **n = NULL;
     cr_assert_eq(notification_map_event(
-                     s_arena, s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED), &n),
+                     s_arena,
+                     s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED),
+                     &n),
                  0);
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_UPDATED), &n),
-                 0);
-    cr_assert_eq(notification_map_event(
-                     s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_RETIRED), &n),
-                 0);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_UPDATED), &n),
+        0);
+    cr_assert_eq(
+        notification_map_event(
+            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_RETIRED), &n),
+        0);
 }
 
 Test(notification_map, malformed_events_are_refused)
 {
     Techbridge__Notification **n = NULL;
-    Techbridge__Event *ev = s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED);
-    ev->request->org->id = (char *) "Bad Org";
+    Techbridge__Event *ev =
+        s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED);
+    ev->request->org->id = (char *)"Bad Org";
     cr_assert_eq(notification_map_event(s_arena, ev, &n), -1);
     ev->request = NULL;
     cr_assert_eq(notification_map_event(s_arena, ev, &n), -1);

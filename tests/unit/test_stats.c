@@ -46,9 +46,9 @@ Test(stats, percentiles_of_known_samples)
     int64_t p50 = tb_stats_percentile(s, 50);
     int64_t p90 = tb_stats_percentile(s, 90);
     int64_t p99 = tb_stats_percentile(s, 99);
-    cr_assert(p50 >= 500 && p50 <= 625, "p50 %lld", (long long) p50);
-    cr_assert(p90 >= 900 && p90 <= 1000, "p90 %lld", (long long) p90);
-    cr_assert(p99 >= 990 && p99 <= 1000, "p99 %lld", (long long) p99);
+    cr_assert(p50 >= 500 && p50 <= 625, "p50 %lld", (long long)p50);
+    cr_assert(p90 >= 900 && p90 <= 1000, "p90 %lld", (long long)p90);
+    cr_assert(p99 >= 990 && p99 <= 1000, "p99 %lld", (long long)p99);
     cr_assert_eq(tb_stats_max_us(s), 1000);
     cr_assert_eq(tb_stats_percentile(s, 100), 1000);
     cr_assert_leq(tb_stats_percentile(s, 0), 1);
@@ -70,8 +70,8 @@ Test(stats, percentiles_are_exact_for_equal_samples_and_skewed_tail)
     tb_stats_call(s, "get", "OK", 2000000);
     tb_stats_call(s, "get", "OK", 3000000);
     int64_t p50 = tb_stats_percentile(s, 50), p99 = tb_stats_percentile(s, 99);
-    cr_assert(p50 >= 200 && p50 <= 250, "p50 %lld", (long long) p50);
-    cr_assert(p99 >= 2000000 && p99 <= 2500000, "p99 %lld", (long long) p99);
+    cr_assert(p50 >= 200 && p50 <= 250, "p50 %lld", (long long)p50);
+    cr_assert(p99 >= 2000000 && p99 <= 2500000, "p99 %lld", (long long)p99);
     cr_assert_eq(tb_stats_max_us(s), 3000000);
     /* huge and negative latencies do not break anything */
     tb_stats_call(s, "get", "OK", INT64_MAX);
@@ -125,14 +125,14 @@ Test(stats, log_line_then_reset)
     size_t len = 0;
     ssize_t n;
     while ((n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t) n;
+        len += (size_t)n;
     out[len] = '\0';
     close(fds[0]);
 
     char *nl = strchr(out, '\n');
     cr_assert_not_null(nl, "%s", out);
     json_error_t err;
-    json_t *j = json_loadb(out, (size_t) (nl - out), 0, &err);
+    json_t *j = json_loadb(out, (size_t)(nl - out), 0, &err);
     cr_assert_not_null(j, "%s: %s", err.text, out);
     cr_assert_str_eq(json_string_value(json_object_get(j, "event")), "stats");
     cr_assert_eq(json_integer_value(json_object_get(j, "calls")), 3);
@@ -140,7 +140,7 @@ Test(stats, log_line_then_reset)
     cr_assert_eq(json_integer_value(json_object_get(j, "calls.get.NOT_FOUND")), 1);
     cr_assert_eq(json_integer_value(json_object_get(j, "latency_max_us")), 900);
     json_int_t p50 = json_integer_value(json_object_get(j, "latency_p50_us"));
-    cr_assert(p50 >= 800 && p50 <= 900, "p50 %lld", (long long) p50);
+    cr_assert(p50 >= 800 && p50 <= 900, "p50 %lld", (long long)p50);
     cr_assert_not_null(json_object_get(j, "latency_p90_us"));
     cr_assert_not_null(json_object_get(j, "latency_p99_us"));
     cr_assert_not_null(json_object_get(j, "interval_s"));

@@ -56,6 +56,10 @@ static Techbridge__Request *s_read_request(tb_arena_t *arena, const char *path,
     json_t *doc = strcmp(path, "-") == 0
                       ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr)
                       : json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc && jerr.line < 0) {
+        fprintf(stderr, "tbctl: INVALID_ARGUMENT: cannot read %s: %s\n", path, jerr.text);
+        return NULL;
+    }
     if (!doc) {
         fprintf(stderr, "tbctl: INVALID_ARGUMENT: %s is not valid JSON\n", path);
         fprintf(stderr, "  line %d, column %d: %s\n", jerr.line, jerr.column, jerr.text);
