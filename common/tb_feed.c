@@ -388,8 +388,10 @@ void tb_feed_server_on_readable(tb_feed_server_t *self)
         Techbridge__Event **events = NULL;
         int n = -1;
         int64_t head = -1;
-        if (tb_db_ok(self->db)) {
-            n = s_read(self->db, arena, self->stream, after, max, TB_FEED_BATCH_BYTES,
+        /*  The events get their own arena: the fetch's is small on purpose. */
+        tb_arena_t *batch_arena = tb_arena_new(0);
+        if (batch_arena && tb_db_ok(self->db)) {
+            n = s_read(self->db, batch_arena, self->stream, after, max, TB_FEED_BATCH_BYTES,
                        &events);
             if (n >= 0)
                 head = tb_feed_head(self->db, self->stream);
@@ -412,6 +414,7 @@ void tb_feed_server_on_readable(tb_feed_server_t *self)
             p->deadline_us = tb_mono_us() + (int64_t)wait_ms * 1000;
             snprintf(p->cid, sizeof p->cid, "%s", cid);
         }
+        tb_arena_destroy(&batch_arena);
         tb_arena_destroy(&arena);
     }
 }

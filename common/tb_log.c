@@ -147,7 +147,8 @@ size_t tb_json_escape(char *out, size_t cap, const char *s, size_t len)
 typedef struct {
     char buf[S_LINE_MAX];
     size_t len;
-    bool truncated;
+    bool truncated; /* something was cut or left out: the line says so */
+    bool full;      /* no room for more fields */
 } s_line_t;
 
 /*  Room left for content, keeping the reserve for the end of the line. */
@@ -159,7 +160,7 @@ static size_t s_room(const s_line_t *l)
 static bool s_put(s_line_t *l, const char *s, size_t n)
 {
     if (n > s_room(l)) {
-        l->truncated = true;
+        l->truncated = l->full = true;
         return false;
     }
     memcpy(l->buf + l->len, s, n);
@@ -178,11 +179,13 @@ static bool s_put_escaped(s_line_t *l, const char *s)
 {
     size_t room = s_room(l);
     if (room < 8) {
-        l->truncated = true;
+        l->truncated = l->full = true;
         return false;
     }
-    size_t cap = room - 3 + 1; /* keep 3 for "...", +1 for the NUL */
-    if (cap > S_VALUE_MAX)
+    /* Keep 3 bytes for "..." and 1 for a closing quote; +1 for the NUL. */
+    size_t cap = room - 4 + 1;
+    bool by_room = cap <= S_VALUE_MAX;
+    if (!by_room)
         cap = S_VALUE_MAX;
     size_t slen = strlen(s ? s : "");
     size_t consumed;
@@ -192,6 +195,8 @@ static bool s_put_escaped(s_line_t *l, const char *s)
         memcpy(l->buf + l->len, "...", 3);
         l->len += 3;
         l->truncated = true;
+        if (by_room)
+            l->full = true;
     }
     return true;
 }
@@ -266,7 +271,7 @@ static void s_json_line(s_line_t *l, const char *ts, tb_level_t level, const cha
         s_puts(l, ",\"correlation_id\":");
         s_put_quoted(l, cid);
     }
-    for (const tb_field_t *f = fields; f && f->type != TB_F_END && !l->truncated; f++) {
+    for (const tb_field_t *f = fields; f && f->type != TB_F_END && !l->full; f++) {
         if (!f->key)
             continue;
         size_t mark = l->len;
@@ -275,7 +280,7 @@ static void s_json_line(s_line_t *l, const char *ts, tb_level_t level, const cha
             ok = s_put_quoted(l, f->s ? f->s : "");
         } else if (ok) {
             s_put_number(l, f);
-            ok = !l->truncated;
+            ok = !l->full;
         }
         if (!ok)
             l->len = mark; /* no half field */
@@ -306,7 +311,7 @@ static void s_text_line(s_line_t *l, const char *ts, tb_level_t level, const cha
         else
             s_put_quoted(l, cid);
     }
-    for (const tb_field_t *f = fields; f && f->type != TB_F_END && !l->truncated; f++) {
+    for (const tb_field_t *f = fields; f && f->type != TB_F_END && !l->full; f++) {
         if (!f->key)
             continue;
         size_t mark = l->len;
@@ -316,7 +321,7 @@ static void s_text_line(s_line_t *l, const char *ts, tb_level_t level, const cha
             ok = s_is_plain(v) ? s_put_escaped(l, v) : s_put_quoted(l, v);
         } else if (ok) {
             s_put_number(l, f);
-            ok = !l->truncated;
+            ok = !l->full;
         }
         if (!ok)
             l->len = mark;
@@ -339,6 +344,7 @@ void tb_log_fields(tb_level_t level, const char *event, const char *correlation_
     static _Thread_local s_line_t line;
     line.len = 0;
     line.truncated = false;
+    line.full = false;
     if (s_log.text)
         s_text_line(&line, ts, level, event ? event : "", correlation_id, fields);
     else

@@ -83,6 +83,7 @@ static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason
     tb_warn("api.malformed_envelope", NULL, TB_S("reason", reason),
             TB_I("frames", frames));
     tb_msg_destroy(self_p);
+    errno = EPROTO; /* tells a dropped message from "nothing waiting" (EAGAIN) */
     return NULL;
 }
 

@@ -72,7 +72,7 @@ bool intake_is_uuid(const char *s)
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (s[i] != '-')
                 return false;
-        } else if (s_hex((unsigned char) s[i]) < 0)
+        } else if (s_hex((unsigned char)s[i]) < 0)
             return false;
     }
     return true;
@@ -82,7 +82,7 @@ size_t intake_utf8_chars(const char *s)
 {
     size_t n = 0;
     for (; s && *s; s++)
-        if (((unsigned char) *s & 0xC0) != 0x80)
+        if (((unsigned char)*s & 0xC0) != 0x80)
             n++;
     return n;
 }
@@ -91,15 +91,15 @@ char *intake_page_token_encode(tb_arena_t *arena, int64_t created_ms, const char
 {
     char plain[64];
     int n = snprintf(plain, sizeof plain, "%" PRId64 ":%s", created_ms, id);
-    if (n < 0 || (size_t) n >= sizeof plain)
+    if (n < 0 || (size_t)n >= sizeof plain)
         return NULL;
-    char *out = tb_arena_alloc(arena, (size_t) n * 2 + 1);
+    char *out = tb_arena_alloc(arena, (size_t)n * 2 + 1);
     if (!out)
         return NULL;
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < n; i++) {
-        out[2 * i] = digits[(unsigned char) plain[i] >> 4];
-        out[2 * i + 1] = digits[(unsigned char) plain[i] & 0x0F];
+        out[2 * i] = digits[(unsigned char)plain[i] >> 4];
+        out[2 * i + 1] = digits[(unsigned char)plain[i] & 0x0F];
     }
     out[2 * n] = '\0';
     return out;
@@ -115,11 +115,11 @@ int intake_page_token_decode(const char *token, int64_t *created_ms, char id[37]
     char plain[INTAKE_PAGE_TOKEN_MAX / 2 + 1];
     size_t n = len / 2;
     for (size_t i = 0; i < n; i++) {
-        int hi = s_hex((unsigned char) token[2 * i]);
-        int lo = s_hex((unsigned char) token[2 * i + 1]);
+        int hi = s_hex((unsigned char)token[2 * i]);
+        int lo = s_hex((unsigned char)token[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
-        plain[i] = (char) (hi << 4 | lo);
+        plain[i] = (char)(hi << 4 | lo);
         if (plain[i] == '\0')
             return -1;
     }
@@ -127,7 +127,7 @@ int intake_page_token_decode(const char *token, int64_t *created_ms, char id[37]
     const char *colon = strchr(plain, ':');
     if (!colon)
         return -1;
-    size_t digits = (size_t) (colon - plain);
+    size_t digits = (size_t)(colon - plain);
     if (digits == 0 || digits > 18)
         return -1;
     int64_t ms = 0;
@@ -166,7 +166,8 @@ static Techbridge__Contact *s_contact_copy(tb_arena_t *a, const Techbridge__Cont
 {
     if (!o)
         return NULL;
-    Techbridge__Contact *c = TB_PB_NEW(a, Techbridge__Contact, techbridge__contact__descriptor);
+    Techbridge__Contact *c =
+        TB_PB_NEW(a, Techbridge__Contact, techbridge__contact__descriptor);
     if (!c) {
         *ok = false;
         return NULL;
@@ -192,11 +193,13 @@ static Techbridge__UsdAmount *s_amount_copy(tb_arena_t *a, const Techbridge__Usd
     return c;
 }
 
-static Techbridge__Budget *s_budget_copy(tb_arena_t *a, const Techbridge__Budget *o, bool *ok)
+static Techbridge__Budget *s_budget_copy(tb_arena_t *a, const Techbridge__Budget *o,
+                                         bool *ok)
 {
     if (!o)
         return NULL;
-    Techbridge__Budget *c = TB_PB_NEW(a, Techbridge__Budget, techbridge__budget__descriptor);
+    Techbridge__Budget *c =
+        TB_PB_NEW(a, Techbridge__Budget, techbridge__budget__descriptor);
     if (!c) {
         *ok = false;
         return NULL;
@@ -206,9 +209,11 @@ static Techbridge__Budget *s_budget_copy(tb_arena_t *a, const Techbridge__Budget
     return c;
 }
 
-Techbridge__Request *intake_request_content(tb_arena_t *arena, const Techbridge__Request *src)
+Techbridge__Request *intake_request_content(tb_arena_t *arena,
+                                            const Techbridge__Request *src)
 {
-    Techbridge__Request *c = TB_PB_NEW(arena, Techbridge__Request, techbridge__request__descriptor);
+    Techbridge__Request *c =
+        TB_PB_NEW(arena, Techbridge__Request, techbridge__request__descriptor);
     if (!c)
         return NULL;
     bool ok = true;
@@ -248,7 +253,8 @@ int intake_fingerprint(tb_arena_t *arena, const Techbridge__Request *req, uint8_
     return 0;
 }
 
-bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen)
 {
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
@@ -256,16 +262,31 @@ bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b, s
 /* The fields an edit may name; the first twelve are the top-level ones that an
    empty list means. */
 static const char *const s_editable[] = {
-    "title",          "summary",       "sector",      "keywords",
-    "trl",            "cooperation",   "ipr",         "budget_usd",
-    "target_countries", "contact",     "expires_at",  "org",
-    "org.name",       "org.country",   "org.region",  "contact.name",
-    "contact.email",  "contact.phone", "budget_usd.min", "budget_usd.max",
+    "title",
+    "summary",
+    "sector",
+    "keywords",
+    "trl",
+    "cooperation",
+    "ipr",
+    "budget_usd",
+    "target_countries",
+    "contact",
+    "expires_at",
+    "org",
+    "org.name",
+    "org.country",
+    "org.region",
+    "contact.name",
+    "contact.email",
+    "contact.phone",
+    "budget_usd.min",
+    "budget_usd.max",
 };
 #define S_TOP_LEVEL 12
 
-static const char *const s_fixed[] = {"id",      "kind",       "external_ref",
-                                      "org.id",  "status",     "version",
+static const char *const s_fixed[] = {"id",         "kind",       "external_ref",
+                                      "org.id",     "status",     "version",
                                       "created_at", "updated_at", "renewed"};
 
 bool intake_field_editable(const char *name)
@@ -316,7 +337,7 @@ static Techbridge__Budget *s_own_budget(tb_arena_t *a, Techbridge__Request *r, b
 
 static char *s_str(const char *s)
 {
-    return (char *) (s ? s : "");
+    return (char *)(s ? s : "");
 }
 
 /* Applies one editable field (a name of s_editable) of `c` to `r`. */
@@ -396,8 +417,8 @@ static void s_apply(tb_arena_t *a, Techbridge__Request *r, const Techbridge__Req
 }
 
 int intake_edit_merge(tb_arena_t *arena, Techbridge__Request *stored,
-                      const Techbridge__Request *changes, char *const *fields, size_t nfields,
-                      tb_violations_t *v)
+                      const Techbridge__Request *changes, char *const *fields,
+                      size_t nfields, tb_violations_t *v)
 {
     size_t before = v->count + v->dropped;
     const char *stored_org = stored->org ? stored->org->id : "";
@@ -427,7 +448,7 @@ int intake_edit_merge(tb_arena_t *arena, Techbridge__Request *stored,
     }
     if (org_named && *changed_org && strcmp(changed_org, stored_org) != 0)
         tb_violations_add(v, "org.id", "is not editable");
-    int added = (int) (v->count + v->dropped - before);
+    int added = (int)(v->count + v->dropped - before);
     if (added > 0)
         return added;
 
@@ -445,7 +466,7 @@ int intake_edit_merge(tb_arena_t *arena, Techbridge__Request *stored,
 
 static char *s_dup(void *ctx, const char *s)
 {
-    return tb_arena_strdup((tb_arena_t *) ctx, s);
+    return tb_arena_strdup((tb_arena_t *)ctx, s);
 }
 
 /* Registers the statements once the runtime has migrated the schema. */
@@ -472,7 +493,8 @@ static bool s_sector_known(const tb_sectors_t *s, const char *code)
 /* The sector list: read at first use, again when older than the TTL, or when
    `miss` names a code the cached list lacks (at most every second). When the
    table cannot be read, the last list (or the built-in one) stays. */
-static const tb_sectors_t *s_sectors(intake_core_t *self, const char *miss, const char *cid)
+static const tb_sectors_t *s_sectors(intake_core_t *self, const char *miss,
+                                     const char *cid)
 {
     int64_t now = tb_now_ms();
     int64_t age = now - self->sectors_loaded_ms;
@@ -491,7 +513,7 @@ static const tb_sectors_t *s_sectors(intake_core_t *self, const char *miss, cons
     self->sector_codes = codes;
     self->n_sectors = n;
     if (n > 0) {
-        self->sectors.codes = (const char *const *) codes;
+        self->sectors.codes = (const char *const *)codes;
         self->sectors.count = n;
     } else
         self->sectors = tb_default_sectors;
@@ -558,9 +580,10 @@ static int s_reply_request(tb_call_t *call, Techbridge__Request *req, const char
 
 /* A history entry of the call. */
 static Techbridge__HistoryEntry *s_entry(tb_arena_t *a, int64_t at, const char *actor,
-                                         Techbridge__Action action, Techbridge__Status from,
-                                         Techbridge__Status to, const char *reason,
-                                         int64_t version, const char *cid)
+                                         Techbridge__Action action,
+                                         Techbridge__Status from, Techbridge__Status to,
+                                         const char *reason, int64_t version,
+                                         const char *cid)
 {
     Techbridge__HistoryEntry *e =
         TB_PB_NEW(a, Techbridge__HistoryEntry, techbridge__history_entry__descriptor);
@@ -582,7 +605,8 @@ static int s_event(tb_db_t *db, tb_arena_t *a, Techbridge__EventType type,
                    Techbridge__Request *req, Techbridge__Status from, const char *actor,
                    const char *reason, const char *cid)
 {
-    Techbridge__Event *ev = TB_PB_NEW(a, Techbridge__Event, techbridge__event__descriptor);
+    Techbridge__Event *ev =
+        TB_PB_NEW(a, Techbridge__Event, techbridge__event__descriptor);
     if (!ev)
         return -1;
     ev->type = type;
@@ -614,11 +638,12 @@ static int s_record(tb_db_t *db, tb_arena_t *a, Techbridge__Request *req,
 
 /* The answer to a submission whose (org, external_ref) is taken. */
 static int s_submit_existing(intake_core_t *self, tb_call_t *call,
-                             const Techbridge__Request *req, const uint8_t *fp, size_t fp_len)
+                             const Techbridge__Request *req, const uint8_t *fp,
+                             size_t fp_len)
 {
     intake_row_t row = {0};
-    int rc = intake_store_get_by_ref(self->db, call->arena, req->org->id, req->external_ref,
-                                     &row);
+    int rc = intake_store_get_by_ref(self->db, call->arena, req->org->id,
+                                     req->external_ref, &row);
     if (rc < 0)
         return s_db_fail(call, self->db, "read existing request");
     if (rc > 0)
@@ -628,9 +653,10 @@ static int s_submit_existing(intake_core_t *self, tb_call_t *call,
     if (!intake_fingerprint_equal(fp, fp_len, row.fingerprint, row.fingerprint_len)) {
         tb_info("request.conflict", call->cid, TB_S("id", row.request->id),
                 TB_S("org", req->org->id), TB_S("external_ref", req->external_ref));
-        return tb_call_error(call, CODE(ALREADY_EXISTS),
-                             "external_ref %s of org %s is request %s, with other content",
-                             req->external_ref, req->org->id, row.request->id);
+        return tb_call_error(
+            call, CODE(ALREADY_EXISTS),
+            "external_ref %s of org %s is request %s, with other content",
+            req->external_ref, req->org->id, row.request->id);
     }
     char *dup = "";
     if (intake_store_find_duplicate(self->db, call->arena, req->org->id, row.request->id,
@@ -700,9 +726,9 @@ static int s_submit(intake_core_t *self, tb_call_t *call)
         return s_db_fail(call, db, "find duplicates");
     if (tb_db_commit(db) != 0)
         return s_db_fail(call, db, "commit submission");
-    tb_info("request.submitted", call->cid, TB_S("id", req->id), TB_S("org", req->org->id),
-            TB_S("kind", intake_kind_text(req->kind)), TB_S("external_ref", req->external_ref),
-            TB_S("possible_duplicate_of", dup));
+    tb_info("request.submitted", call->cid, TB_S("id", req->id),
+            TB_S("org", req->org->id), TB_S("kind", intake_kind_text(req->kind)),
+            TB_S("external_ref", req->external_ref), TB_S("possible_duplicate_of", dup));
     return s_reply_request(call, req, dup, true);
 }
 
@@ -767,7 +793,8 @@ static int s_history(intake_core_t *self, tb_call_t *call)
 static bool s_filter_ok(const char *s, size_t max_chars)
 {
     size_t len = strlen(s);
-    return len <= max_chars * 4 && intake_utf8_chars(s) <= max_chars && tb_valid_utf8(s, len);
+    return len <= max_chars * 4 && intake_utf8_chars(s) <= max_chars &&
+           tb_valid_utf8(s, len);
 }
 
 static int s_list(intake_core_t *self, tb_call_t *call)
@@ -837,18 +864,18 @@ static int s_list(intake_core_t *self, tb_call_t *call)
         return -1;
     f.limit = limit + 1; /* one more tells whether a next page exists */
 
-    Techbridge__RequestPage *page =
-        TB_PB_NEW(call->arena, Techbridge__RequestPage, techbridge__request_page__descriptor);
+    Techbridge__RequestPage *page = TB_PB_NEW(call->arena, Techbridge__RequestPage,
+                                              techbridge__request_page__descriptor);
     if (!page)
         return s_full(call);
     Techbridge__Request **list = NULL;
     size_t n = 0;
     if (intake_store_list(self->db, call->arena, &f, &list, &n) != 0)
         return s_db_fail(call, self->db, "list requests");
-    if (n > (size_t) limit) {
-        n = (size_t) limit;
-        page->next_page_token =
-            intake_page_token_encode(call->arena, list[n - 1]->created_at, list[n - 1]->id);
+    if (n > (size_t)limit) {
+        n = (size_t)limit;
+        page->next_page_token = intake_page_token_encode(
+            call->arena, list[n - 1]->created_at, list[n - 1]->id);
         if (!page->next_page_token)
             return s_full(call);
     }
@@ -865,7 +892,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
 {
     const Techbridge__EditRequest *e = call->req->edit;
     if (!e)
-        return tb_call_error(call, CODE(INVALID_ARGUMENT), "edit needs an id and changes");
+        return tb_call_error(call, CODE(INVALID_ARGUMENT),
+                             "edit needs an id and changes");
     if (!intake_is_uuid(e->id))
         return tb_call_error(call, CODE(INVALID_ARGUMENT), "id must be a UUID");
     if (e->version <= 0)
@@ -888,7 +916,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
             tb_call_violation(call, path,
                               tb_arena_printf(call->arena, "%s is not editable", name));
         else
-            tb_call_violation(call, path, tb_arena_printf(call->arena, "unknown field %s", name));
+            tb_call_violation(call, path,
+                              tb_arena_printf(call->arena, "unknown field %s", name));
         bad = true;
     }
     if (bad)
@@ -910,8 +939,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
     int64_t current = req->version;
     if (e->version != current) {
         tb_db_rollback(db);
-        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64
-                                                  ", current %" PRId64,
+        return tb_call_error(call, CODE(ABORTED),
+                             "stale version: saw %" PRId64 ", current %" PRId64,
                              e->version, current);
     }
     tb_violations_t *v = tb_arena_alloc(call->arena, sizeof *v);
@@ -919,7 +948,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
         tb_db_rollback(db);
         return s_full(call);
     }
-    int merged = intake_edit_merge(call->arena, req, e->changes, e->fields, e->n_fields, v);
+    int merged =
+        intake_edit_merge(call->arena, req, e->changes, e->fields, e->n_fields, v);
     if (merged != 0) {
         tb_db_rollback(db);
         return merged < 0 ? s_full(call) : s_violations(call, v);
@@ -935,7 +965,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
         return s_db_fail(call, db, "update request");
     if (rc > 0) {
         tb_db_rollback(db);
-        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64, e->version);
+        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64,
+                             e->version);
     }
     if (s_record(db, call->arena, req, TECHBRIDGE__ACTION__EDIT, req->status,
                  TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED, now, call->actor, "",
@@ -943,8 +974,8 @@ static int s_edit(intake_core_t *self, tb_call_t *call)
         return s_db_fail(call, db, "record edit");
     if (tb_db_commit(db) != 0)
         return s_db_fail(call, db, "commit edit");
-    tb_info("request.edited", call->cid, TB_S("id", req->id), TB_I("version", req->version),
-            TB_I("fields", e->n_fields));
+    tb_info("request.edited", call->cid, TB_S("id", req->id),
+            TB_I("version", req->version), TB_I("fields", e->n_fields));
     return s_reply_request(call, req, "", false);
 }
 
@@ -961,7 +992,8 @@ static int s_transition(intake_core_t *self, tb_call_t *call)
     if (action == TECHBRIDGE__ACTION__ACTION_UNSPECIFIED)
         return tb_call_error(call, CODE(INVALID_ARGUMENT), "action required");
     if (action < TECHBRIDGE__ACTION__PUBLISH || action > TECHBRIDGE__ACTION__EDIT)
-        return tb_call_error(call, CODE(INVALID_ARGUMENT), "unknown action %d", (int) action);
+        return tb_call_error(call, CODE(INVALID_ARGUMENT), "unknown action %d",
+                             (int)action);
     if (action == TECHBRIDGE__ACTION__EXPIRE || action == TECHBRIDGE__ACTION__SUBMIT ||
         action == TECHBRIDGE__ACTION__EDIT)
         return tb_call_error(call, CODE(INVALID_ARGUMENT), "%s is not a caller action",
@@ -991,8 +1023,9 @@ static int s_transition(intake_core_t *self, tb_call_t *call)
         tb_db_rollback(db);
         switch (fr) {
         case TB_FSM_FORBIDDEN_ACTION:
-            return tb_call_error(call, CODE(FAILED_PRECONDITION), "cannot %s a %s request",
-                                 tb_action_name(action), tb_status_name(from));
+            return tb_call_error(call, CODE(FAILED_PRECONDITION),
+                                 "cannot %s a %s request", tb_action_name(action),
+                                 tb_status_name(from));
         case TB_FSM_NOT_ALLOWED:
             return tb_call_error(call, CODE(PERMISSION_DENIED), "only operators may %s",
                                  tb_action_name(action));
@@ -1004,17 +1037,17 @@ static int s_transition(intake_core_t *self, tb_call_t *call)
             return tb_call_error(call, CODE(FAILED_PRECONDITION),
                                  "a request may be renewed only once");
         case TB_FSM_INTERNAL_ONLY:
-            return tb_call_error(call, CODE(INVALID_ARGUMENT), "%s is not a caller action",
-                                 tb_action_name(action));
+            return tb_call_error(call, CODE(INVALID_ARGUMENT),
+                                 "%s is not a caller action", tb_action_name(action));
         default:
-            return tb_call_error(call, CODE(INTERNAL), "state machine said %d", (int) fr);
+            return tb_call_error(call, CODE(INTERNAL), "state machine said %d", (int)fr);
         }
     }
     int64_t current = req->version;
     if (t->version != current) {
         tb_db_rollback(db);
-        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64
-                                                  ", current %" PRId64,
+        return tb_call_error(call, CODE(ABORTED),
+                             "stale version: saw %" PRId64 ", current %" PRId64,
                              t->version, current);
     }
     bool renew = action == TECHBRIDGE__ACTION__RENEW;
@@ -1030,11 +1063,12 @@ static int s_transition(intake_core_t *self, tb_call_t *call)
         return s_db_fail(call, db, "update status");
     if (rc > 0) {
         tb_db_rollback(db);
-        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64, t->version);
+        return tb_call_error(call, CODE(ABORTED), "stale version: saw %" PRId64,
+                             t->version);
     }
     if (s_record(db, call->arena, req, action, from,
-                 TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED, now, call->actor, reason,
-                 call->cid) != 0)
+                 TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED, now, call->actor,
+                 reason, call->cid) != 0)
         return s_db_fail(call, db, "record transition");
     if (tb_db_commit(db) != 0)
         return s_db_fail(call, db, "commit transition");
@@ -1059,7 +1093,8 @@ int intake_core_handle(tb_call_t *call, void *core)
     case TECHBRIDGE__API_REQUEST__BODY_HISTORY:
         break;
     default:
-        return tb_call_error(call, CODE(INVALID_ARGUMENT), "unknown kind %s for this service",
+        return tb_call_error(call, CODE(INVALID_ARGUMENT),
+                             "unknown kind %s for this service",
                              tb_call_kind_name(call->req->body_case));
     }
     if (s_ready(self) != 0) {
@@ -1112,7 +1147,8 @@ static int s_sweep_expired(intake_core_t *self, tb_arena_t *a, int64_t now)
         req->updated_at = now;
         if (intake_store_update_status(db, req, current, false) != 0)
             goto fail;
-        if (s_record(db, a, req, TECHBRIDGE__ACTION__EXPIRE, TECHBRIDGE__STATUS__PUBLISHED,
+        if (s_record(db, a, req, TECHBRIDGE__ACTION__EXPIRE,
+                     TECHBRIDGE__STATUS__PUBLISHED,
                      TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED, now,
                      INTAKE_SYSTEM_ACTOR, "expires_at passed", cids[i]) != 0)
             goto fail;
@@ -1122,8 +1158,9 @@ static int s_sweep_expired(intake_core_t *self, tb_arena_t *a, int64_t now)
     for (size_t i = 0; i < n; i++)
         tb_info("request.expired", cids[i], TB_S("id", list[i]->id),
                 TB_S("org", list[i]->org ? list[i]->org->id : ""),
-                TB_I("expires_at", list[i]->expires_at), TB_I("version", list[i]->version));
-    return (int) n;
+                TB_I("expires_at", list[i]->expires_at),
+                TB_I("version", list[i]->version));
+    return (int)n;
 fail:
     tb_error("intake.sweep_failed", NULL, TB_S("what", "expire"),
              TB_S("sqlstate", tb_db_sqlstate(db)), TB_S("error", tb_db_message(db)));
@@ -1161,7 +1198,7 @@ static int s_sweep_expiring(intake_core_t *self, tb_arena_t *a, int64_t now)
         tb_info("request.expiring", cids[i], TB_S("id", list[i]->id),
                 TB_S("org", list[i]->org ? list[i]->org->id : ""),
                 TB_I("expires_at", list[i]->expires_at));
-    return (int) n;
+    return (int)n;
 fail:
     tb_error("intake.sweep_failed", NULL, TB_S("what", "expiring"),
              TB_S("sqlstate", tb_db_sqlstate(db)), TB_S("error", tb_db_message(db)));
@@ -1187,6 +1224,6 @@ int intake_core_sweep_at(intake_core_t *self, int64_t now_ms)
 
 void intake_core_sweep(tb_service_t *service, void *core)
 {
-    (void) service;
+    (void)service;
     intake_core_sweep_at(core, tb_now_ms());
 }

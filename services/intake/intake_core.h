@@ -79,7 +79,8 @@ int intake_page_token_decode(const char *token, int64_t *created_ms, char id[37]
     target_countries, expires_at) in fresh messages without unknown fields;
     server-kept fields are zero. Strings are shared with `src`. NULL when the
     arena is full. */
-Techbridge__Request *intake_request_content(tb_arena_t *arena, const Techbridge__Request *src);
+Techbridge__Request *intake_request_content(tb_arena_t *arena,
+                                            const Techbridge__Request *src);
 
 /*  The canonical fingerprint of a request's submitted content: the packed
     bytes of intake_request_content (protobuf-c packs fields in order, so equal
@@ -87,7 +88,8 @@ Techbridge__Request *intake_request_content(tb_arena_t *arena, const Techbridge_
     (arena full). */
 int intake_fingerprint(tb_arena_t *arena, const Techbridge__Request *req, uint8_t **out,
                        size_t *len);
-bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen);
 
 /*  Whether `name` is a field an edit may change: top-level JSON keys (title,
     summary, sector, keywords, trl, cooperation, ipr, budget_usd,
@@ -108,7 +110,7 @@ bool intake_field_editable(const char *name);
     violations added (the merge is then partial and must not be stored), or -1
     when the arena is full. */
 int intake_edit_merge(tb_arena_t *arena, Techbridge__Request *stored,
-                      const Techbridge__Request *changes, char *const *fields, size_t nfields,
-                      tb_violations_t *violations);
+                      const Techbridge__Request *changes, char *const *fields,
+                      size_t nfields, tb_violations_t *violations);
 
 #endif

@@ -15,75 +15,80 @@
 #define MS(c) "(extract(epoch from " c ") * 1000)::bigint"
 
 /* The columns every request read selects, in this order (see s_row). */
+/* clang-format off */
 #define ROW_COLS                                                                         \
     "id::text, status, version, " MS("created_at") ", " MS("updated_at") ", "            \
     MS("expires_at") ", renewed, expiring_notified, body, fingerprint"
+/* clang-format on */
 
 typedef struct {
     const char *name;
     const char *sql;
 } s_stmt_t;
 
+/* clang-format off */
 static const s_stmt_t s_stmts[] = {
-    {"intake_get", "SELECT " ROW_COLS " FROM intake_requests WHERE id = $1::uuid"},
+    {"intake_get",
+     "SELECT " ROW_COLS " FROM intake_requests WHERE id = $1::uuid"},
     {"intake_get_lock",
      "SELECT " ROW_COLS " FROM intake_requests WHERE id = $1::uuid FOR UPDATE"},
-    {"intake_get_by_ref", "SELECT " ROW_COLS " FROM intake_requests"
-                          " WHERE org_id = $1 AND external_ref = $2"},
+    {"intake_get_by_ref",
+     "SELECT " ROW_COLS " FROM intake_requests WHERE org_id = $1 AND external_ref = $2"},
     {"intake_insert",
      "INSERT INTO intake_requests (id, kind, org_id, external_ref, status, sector, title,"
-     " summary, keywords, version, created_at, updated_at, expires_at, fingerprint, body)"
-     " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, " TS(11) ", " TS(
-         12) ", " TS(13) ", $14::bytea, $15::bytea)"
-                         " ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id"},
+     "   summary, keywords, version, created_at, updated_at, expires_at, fingerprint, body)"
+     " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint,"
+     "   " TS(11) ", " TS(12) ", " TS(13) ", $14::bytea, $15::bytea)"
+     " ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id"},
     {"intake_duplicate",
      "SELECT id::text FROM intake_requests"
      " WHERE org_id = $1 AND id <> $2::uuid"
-     " AND status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
-     " AND title % $3 AND similarity(title, $3) >= " INTAKE_DUPLICATE_SIMILARITY
+     "   AND status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
+     "   AND title % $3 AND similarity(title, $3) >= " INTAKE_DUPLICATE_SIMILARITY
      " ORDER BY similarity(title, $3) DESC, created_at, id LIMIT 1"},
     {"intake_update_content",
      "UPDATE intake_requests SET sector = $3, title = $4, summary = $5, keywords = $6,"
-     " version = version + 1, updated_at = " TS(7) ", expires_at = " TS(
-         8) ", body = $9::bytea,"
-                " expiring_notified = expiring_notified AND expires_at = " TS(
-                    8) " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
+     "   version = version + 1, updated_at = " TS(7) ", expires_at = " TS(8) ","
+     "   body = $9::bytea,"
+     "   expiring_notified = expiring_notified AND expires_at = " TS(8)
+     " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
     {"intake_update_status",
      "UPDATE intake_requests SET status = $3, version = version + 1,"
-     " updated_at = " TS(4) ", expires_at = " TS(5) ", renewed = $6::boolean,"
-                                                  " expiring_notified = expiring_notified"
-                                                  " AND NOT $7::boolean"
-                                                  " WHERE id = $1::uuid AND version = "
-                                                  "$2::bigint RETURNING version"},
+     "   updated_at = " TS(4) ", expires_at = " TS(5) ", renewed = $6::boolean,"
+     "   expiring_notified = expiring_notified AND NOT $7::boolean"
+     " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
     {"intake_set_notified",
      "UPDATE intake_requests SET expiring_notified = true WHERE id = $1::uuid"},
     {"intake_history_add",
      "INSERT INTO intake_history (request_id, at, actor, action, from_status, to_status,"
-     " reason, version, correlation_id)"
+     "   reason, version, correlation_id)"
      " VALUES ($1::uuid, " TS(2) ", $3, $4, $5, $6, $7, $8::bigint, $9)"},
-    {"intake_history", "SELECT " MS("at") ", actor, action, from_status, to_status, reason,"
-                       " version, correlation_id FROM intake_history"
-                       " WHERE request_id = $1::uuid ORDER BY at, id"},
+    {"intake_history",
+     "SELECT " MS("at") ", actor, action, from_status, to_status, reason, version,"
+     "   correlation_id"
+     " FROM intake_history WHERE request_id = $1::uuid ORDER BY at, id"},
     {"intake_list",
      "SELECT " ROW_COLS " FROM intake_requests"
      " WHERE ($1::text IS NULL OR kind = $1)"
-     " AND ($2::text IS NULL OR status = $2)"
-     " AND ($3::text IS NULL OR sector = $3)"
-     " AND ($4::text IS NULL OR org_id = $4)"
-     " AND ($5::text IS NULL OR search @@ websearch_to_tsquery('english', $5))"
-     " AND ($6::bigint IS NULL OR (created_at, id) < (" TS(6) ", $7::uuid))"
+     "   AND ($2::text IS NULL OR status = $2)"
+     "   AND ($3::text IS NULL OR sector = $3)"
+     "   AND ($4::text IS NULL OR org_id = $4)"
+     "   AND ($5::text IS NULL OR search @@ websearch_to_tsquery('english', $5))"
+     "   AND ($6::bigint IS NULL OR (created_at, id) < (" TS(6) ", $7::uuid))"
      " ORDER BY created_at DESC, id DESC LIMIT $8::int"},
-    {"intake_claim_expired", "SELECT " ROW_COLS " FROM intake_requests"
-                             " WHERE status = 'PUBLISHED' AND expires_at <= " TS(
-                                 1) " ORDER BY expires_at, id LIMIT $2::int"
-                                    " FOR UPDATE SKIP LOCKED"},
+    {"intake_claim_expired",
+     "SELECT " ROW_COLS " FROM intake_requests"
+     " WHERE status = 'PUBLISHED' AND expires_at <= " TS(1)
+     " ORDER BY expires_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED"},
     {"intake_claim_expiring",
      "SELECT " ROW_COLS " FROM intake_requests"
-     " WHERE status = 'PUBLISHED' AND expires_at > " TS(1) " AND expires_at <= " TS(
-         2) " AND NOT expiring_notified"
-            " ORDER BY expires_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED"},
-    {"intake_sectors", "SELECT code FROM sectors ORDER BY code"},
+     " WHERE status = 'PUBLISHED' AND expires_at > " TS(1) " AND expires_at <= " TS(2)
+     "   AND NOT expiring_notified"
+     " ORDER BY expires_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED"},
+    {"intake_sectors",
+     "SELECT code FROM sectors ORDER BY code"},
 };
+/* clang-format on */
 
 int intake_store_prepare(tb_db_t *db)
 {
@@ -111,23 +116,24 @@ static int s_enum_value(const ProtobufCEnumDescriptor *desc, const char *name)
 {
     if (!name || !*name)
         return 0;
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value_by_name(desc, name);
     return v ? v->value : 0;
 }
 
 const char *intake_status_text(Techbridge__Status s)
 {
-    return s_enum_text(&techbridge__status__descriptor, (int) s);
+    return s_enum_text(&techbridge__status__descriptor, (int)s);
 }
 
 const char *intake_kind_text(Techbridge__Kind k)
 {
-    return s_enum_text(&techbridge__kind__descriptor, (int) k);
+    return s_enum_text(&techbridge__kind__descriptor, (int)k);
 }
 
 const char *intake_action_text(Techbridge__Action a)
 {
-    return s_enum_text(&techbridge__action__descriptor, (int) a);
+    return s_enum_text(&techbridge__action__descriptor, (int)a);
 }
 
 /* ---- rows ---- */
@@ -143,11 +149,12 @@ static bool s_bool(const PGresult *r, int row, int col)
 }
 
 /* A bytea column (text format) into the arena. */
-static uint8_t *s_bytea(tb_arena_t *arena, const PGresult *r, int row, int col, size_t *len)
+static uint8_t *s_bytea(tb_arena_t *arena, const PGresult *r, int row, int col,
+                        size_t *len)
 {
     size_t n = 0;
     unsigned char *raw =
-        PQunescapeBytea((const unsigned char *) PQgetvalue(r, row, col), &n);
+        PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
     if (!raw)
         return NULL;
     uint8_t *out = tb_arena_alloc(arena, n ? n : 1);
@@ -165,8 +172,8 @@ static int s_row(tb_arena_t *arena, const PGresult *r, int row, intake_row_t *ou
     size_t len = 0;
     uint8_t *body = s_bytea(arena, r, row, 8, &len);
     Techbridge__Request *req =
-        body ? (Techbridge__Request *) tb_wire_unpack(arena, &techbridge__request__descriptor,
-                                                      body, len, INTAKE_BODY_MAX)
+        body ? (Techbridge__Request *)tb_wire_unpack(
+                   arena, &techbridge__request__descriptor, body, len, INTAKE_BODY_MAX)
              : NULL;
     if (!req) {
         tb_error("intake.row_undecodable", NULL, TB_S("id", PQgetvalue(r, row, 0)),
@@ -174,8 +181,8 @@ static int s_row(tb_arena_t *arena, const PGresult *r, int row, intake_row_t *ou
         return -1;
     }
     req->id = tb_arena_strdup(arena, PQgetvalue(r, row, 0));
-    req->status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
-                                                    PQgetvalue(r, row, 1));
+    req->status = (Techbridge__Status)s_enum_value(&techbridge__status__descriptor,
+                                                   PQgetvalue(r, row, 1));
     req->version = s_i64(r, row, 2);
     req->created_at = s_i64(r, row, 3);
     req->updated_at = s_i64(r, row, 4);
@@ -214,7 +221,7 @@ static int s_many(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
         return -1;
     int rows = PQntuples(r);
     Techbridge__Request **list =
-        tb_arena_alloc(arena, sizeof *list * (size_t) (rows > 0 ? rows : 1));
+        tb_arena_alloc(arena, sizeof *list * (size_t)(rows > 0 ? rows : 1));
     if (!list) {
         PQclear(r);
         return -1;
@@ -301,13 +308,13 @@ int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Reques
                          created,
                          updated,
                          expires,
-                         (const char *) fingerprint,
-                         (const char *) body};
+                         (const char *)fingerprint,
+                         (const char *)body};
     int lengths[15] = {0};
     int formats[15] = {0};
-    lengths[13] = (int) fingerprint_len;
+    lengths[13] = (int)fingerprint_len;
     formats[13] = 1;
-    lengths[14] = (int) body_len;
+    lengths[14] = (int)body_len;
     formats[14] = 1;
     PGresult *r = tb_db_exec_bin(db, "intake_insert", 15, p, lengths, formats);
     if (!r)
@@ -341,8 +348,8 @@ static int s_updated(PGresult *r)
     return rc;
 }
 
-int intake_store_update_content(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
-                                int64_t expected_version)
+int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
+                                const Techbridge__Request *req, int64_t expected_version)
 {
     size_t body_len = 0;
     uint8_t *body = s_body(arena, req, &body_len);
@@ -353,11 +360,11 @@ int intake_store_update_content(tb_db_t *db, tb_arena_t *arena, const Techbridge
     snprintf(version, sizeof version, "%" PRId64, expected_version);
     snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
     snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
-    const char *p[9] = {req->id,  version, req->sector, req->title,          req->summary,
-                        keywords, updated, expires,     (const char *) body};
+    const char *p[9] = {req->id,  version, req->sector, req->title,        req->summary,
+                        keywords, updated, expires,     (const char *)body};
     int lengths[9] = {0};
     int formats[9] = {0};
-    lengths[8] = (int) body_len;
+    lengths[8] = (int)body_len;
     formats[8] = 1;
     return s_updated(tb_db_exec_bin(db, "intake_update_content", 9, p, lengths, formats));
 }
@@ -422,23 +429,23 @@ int intake_store_history(tb_db_t *db, tb_arena_t *arena, const char *request_id,
         return -1;
     int rows = PQntuples(r);
     Techbridge__HistoryEntry **list =
-        tb_arena_alloc(arena, sizeof *list * (size_t) (rows > 0 ? rows : 1));
+        tb_arena_alloc(arena, sizeof *list * (size_t)(rows > 0 ? rows : 1));
     int rc = list ? 0 : -1;
     for (int i = 0; rc == 0 && i < rows; i++) {
-        Techbridge__HistoryEntry *e =
-            TB_PB_NEW(arena, Techbridge__HistoryEntry, techbridge__history_entry__descriptor);
+        Techbridge__HistoryEntry *e = TB_PB_NEW(arena, Techbridge__HistoryEntry,
+                                                techbridge__history_entry__descriptor);
         if (!e) {
             rc = -1;
             break;
         }
         e->at = s_i64(r, i, 0);
         e->actor = tb_arena_strdup(arena, PQgetvalue(r, i, 1));
-        e->action = (Techbridge__Action) s_enum_value(&techbridge__action__descriptor,
-                                                      PQgetvalue(r, i, 2));
-        e->from_status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
-                                                           PQgetvalue(r, i, 3));
-        e->to_status = (Techbridge__Status) s_enum_value(&techbridge__status__descriptor,
-                                                         PQgetvalue(r, i, 4));
+        e->action = (Techbridge__Action)s_enum_value(&techbridge__action__descriptor,
+                                                     PQgetvalue(r, i, 2));
+        e->from_status = (Techbridge__Status)s_enum_value(&techbridge__status__descriptor,
+                                                          PQgetvalue(r, i, 3));
+        e->to_status = (Techbridge__Status)s_enum_value(&techbridge__status__descriptor,
+                                                        PQgetvalue(r, i, 4));
         e->reason = tb_arena_strdup(arena, PQgetvalue(r, i, 5));
         e->version = s_i64(r, i, 6);
         e->correlation_id = tb_arena_strdup(arena, PQgetvalue(r, i, 7));
@@ -449,7 +456,7 @@ int intake_store_history(tb_db_t *db, tb_arena_t *arena, const char *request_id,
     PQclear(r);
     if (rc == 0) {
         *entries = list;
-        *count = (size_t) rows;
+        *count = (size_t)rows;
     }
     return rc;
 }
@@ -501,7 +508,7 @@ int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count)
     if (!r)
         return -1;
     int rows = PQntuples(r);
-    char **list = calloc((size_t) (rows > 0 ? rows : 1), sizeof *list);
+    char **list = calloc((size_t)(rows > 0 ? rows : 1), sizeof *list);
     if (!list) {
         PQclear(r);
         return -1;
@@ -509,14 +516,14 @@ int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count)
     for (int i = 0; i < rows; i++) {
         list[i] = strdup(PQgetvalue(r, i, 0));
         if (!list[i]) {
-            intake_store_free_sectors(list, (size_t) i);
+            intake_store_free_sectors(list, (size_t)i);
             PQclear(r);
             return -1;
         }
     }
     PQclear(r);
     *codes = list;
-    *count = (size_t) rows;
+    *count = (size_t)rows;
     return 0;
 }
 

@@ -55,8 +55,8 @@ int intake_store_find_duplicate(tb_db_t *db, tb_arena_t *arena, const char *org_
     expires_at, updated_at) on the row `req->id` if it is at
     `expected_version`, moving it to expected_version + 1. An expiry that
     changes clears the expiring-notice flag. Returns 0, 1 (stale), -1. */
-int intake_store_update_content(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
-                                int64_t expected_version);
+int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
+                                const Techbridge__Request *req, int64_t expected_version);
 
 /*  A transition: stores status, expires_at, renewed and updated_at of `req`
     on the row `req->id` if it is at `expected_version`, moving it to

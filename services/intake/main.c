@@ -11,7 +11,8 @@
 
 static const tb_option_t s_options[] = {
     TB_COMMON_OPTIONS,
-    {"api", "TB_INTAKE_API", "tcp://127.0.0.1:7101", "API endpoint to bind (ROUTER)", false},
+    {"api", "TB_INTAKE_API", "tcp://127.0.0.1:7101", "API endpoint to bind (ROUTER)",
+     false},
     {"feed", "TB_INTAKE_FEED", "tcp://127.0.0.1:7102",
      "request event feed endpoint to bind (ROUTER)", false},
     {"sweep-interval", "TB_SWEEP_INTERVAL", "60",
@@ -22,7 +23,8 @@ int main(int argc, char **argv)
 {
     int code = 0;
     tb_config_t *config = tb_config_new(
-        "tb-intake", "techbridge intake: technology offers and needs, their life and history",
+        "tb-intake",
+        "techbridge intake: technology offers and needs, their life and history",
         s_options, argc, argv, &code);
     if (!config)
         return code;
@@ -45,8 +47,8 @@ int main(int argc, char **argv)
                                      intake_core_handle, core) == 0 &&
                  tb_service_serve_feed(service, TB_STREAM_REQUESTS,
                                        tb_config_get(config, "feed")) == 0 &&
-                 tb_service_every(service, (int) sweep_s * 1000, intake_core_sweep, core) ==
-                     0)
+                 tb_service_every(service, (int)sweep_s * 1000, intake_core_sweep,
+                                  core) == 0)
             rc = tb_service_run(service);
     }
     tb_service_destroy(&service);

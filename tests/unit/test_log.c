@@ -193,6 +193,39 @@ Test(log, long_values_truncated_to_one_bounded_line)
     cr_assert_lt(strlen(a), sizeof big - 1);
     cr_assert_str_eq(a + strlen(a) - 3, "...");
     json_decref(j);
+
+    /* One long value is cut; the fields after it still come. */
+    s_capture();
+    tb_info("big", "cid", TB_S("a", big), TB_I("n", 7), TB_S("s", "after"));
+    line = s_captured(&len);
+    cr_assert_leq(len, 8192);
+    j = s_parse_one(line);
+    cr_assert(json_is_true(json_object_get(j, "truncated")));
+    cr_assert_eq(json_integer_value(json_object_get(j, "n")), 7);
+    cr_assert_str_eq(s_str(j, "s"), "after");
+    cr_assert_str_eq(s_str(j, "event"), "big");
+    json_decref(j);
+
+    /* A short line is not marked. */
+    s_capture();
+    tb_info("small", NULL, TB_S("a", "b"));
+    j = s_parse_one(s_captured(NULL));
+    cr_assert_null(json_object_get(j, "truncated"));
+    json_decref(j);
+}
+
+Test(log, text_long_values_bounded)
+{
+    tb_log_setup("intake", "info", "text");
+    static char big[20000];
+    memset(big, 'y', sizeof big - 1);
+    s_capture();
+    tb_info("big", NULL, TB_S("a", big), TB_S("b", big), TB_S("c", big), TB_I("n", 1));
+    size_t len;
+    const char *line = s_captured(&len);
+    cr_assert_leq(len, 8192);
+    cr_assert_eq(strchr(line, '\n'), line + len - 1);
+    cr_assert_not_null(strstr(line, " truncated=true\n"));
 }
 
 Test(log, levels_filter)

@@ -225,7 +225,9 @@ Test(wire, malformed_envelopes_dropped_socket_survives)
 
     /* No delimiter at all. */
     zmq_send(dealer, "garbage", 7, 0);
+    errno = 0;
     cr_assert_not(s_recv_ready(router, &m));
+    cr_assert_eq(errno, EPROTO);
 
     /* No delimiter, several frames. */
     zmq_send(dealer, "a", 1, ZMQ_SNDMORE);
