@@ -391,8 +391,8 @@ void tb_feed_server_on_readable(tb_feed_server_t *self)
         /*  The events get their own arena: the fetch's is small on purpose. */
         tb_arena_t *batch_arena = tb_arena_new(0);
         if (batch_arena && tb_db_ok(self->db)) {
-            n = s_read(self->db, batch_arena, self->stream, after, max, TB_FEED_BATCH_BYTES,
-                       &events);
+            n = s_read(self->db, batch_arena, self->stream, after, max,
+                       TB_FEED_BATCH_BYTES, &events);
             if (n >= 0)
                 head = tb_feed_head(self->db, self->stream);
         }

@@ -11,8 +11,9 @@
 #include "tb_wire.h"
 
 /*  How many of a request's rarest terms go into its OR text query. */
-#define MATCHING_QUERY_TERMS 64
-#define MATCHING_REASONS_MAX (64 * 1024)
+#define MATCHING_QUERY_TERMS     64
+#define MATCHING_QUERY_MIN_TERMS 4
+#define MATCHING_REASONS_MAX     (64 * 1024)
 
 #define REQ_COLS                                                                         \
     "r.id, r.kind, r.org_id, r.status, r.sector, coalesce(s.related, '{}'), "            \
@@ -102,7 +103,8 @@ static const struct {
                       "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text "
                       "AND (r.keywords && $3::text[] OR r.tsv @@ $4::tsquery "
                       "OR r.sector = $5::text) "
-                      "ORDER BY coalesce(ts_rank_cd(r.tsv, $4::tsquery), 0) DESC, r.id "
+                      "ORDER BY (r.sector = $5::text)::int * 0.25 + "
+                      "0.4 * coalesce(ts_rank_cd(r.tsv, $4::tsquery, 32), 0) DESC, r.id "
                       "LIMIT $6::int"},
     [Q_NAIVE] = {"matching_naive",
                  "SELECT " REQ_COLS REQ_FROM
@@ -503,6 +505,15 @@ static char *s_or_query(tb_arena_t *arena, const matching_req_t *r,
     }
     qsort(v, r->n_terms, sizeof *v, s_cmp_rare);
     size_t n = r->n_terms < MATCHING_QUERY_TERMS ? r->n_terms : MATCHING_QUERY_TERMS;
+    /*  Terms in more than a tenth of the corpus are nearly stop words: they
+        weigh little and would make the query match everything. Keep a few
+        rarest ones anyway. */
+    long common = dfmap && dfmap->n_docs > 0 ? dfmap->n_docs / 10 : 0;
+    for (size_t i = MATCHING_QUERY_MIN_TERMS; common > 0 && i < n; i++)
+        if (v[i].df > common) {
+            n = i;
+            break;
+        }
     for (size_t i = 0; i < n; i++)
         cap += 2 * strlen(v[i].term) + 6;
     char *out = tb_arena_alloc(arena, cap);

@@ -377,3 +377,30 @@ Test(feed, a_failing_apply_is_retried_without_advancing, .init = setup, .fini = 
     tb_db_destroy(&db);
     s_rig_destroy(&rig);
 }
+
+Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    /*  Events of 4 KB each: a batch of 60 is far over any single-frame bound. */
+    tb_db_t *db = tb_db_new(g_db);
+    static char big[4001];
+    memset(big, 'x', 4000);
+    for (int i = 0; i < 60; i++) {
+        Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
+        ev.type = TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED;
+        ev.correlation_id = "big";
+        ev.reason = big;
+        tb_db_begin(db);
+        cr_assert_eq(tb_feed_append(db, STREAM, &ev), 0);
+        tb_db_commit(db);
+    }
+    s_rig_t rig;
+    s_rig_new(&rig, 1, "b");
+    int64_t until = tb_test_now_ms() + 15000;
+    while (tb_feed_consumer_cursor(rig.consumer[0]) < 60 && tb_test_now_ms() < until)
+        s_rig_turn(&rig, 50);
+    cr_assert_eq(tb_feed_consumer_cursor(rig.consumer[0]), 60);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 60);
+    tb_db_destroy(&db);
+    s_rig_destroy(&rig);
+}
