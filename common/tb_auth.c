@@ -145,21 +145,16 @@ static int s_keys_error(const char *path, int line, const char *error)
     return -1;
 }
 
-/*  Parses one non-empty line into `entry`. Returns 0, 1 for a comment, or -1
-    with *error set. A Z85 key may itself start with '#', so a line is a key
-    line when its first token is a valid key, else a comment when it starts
-    with '#'. */
+/*  Parses one line into `entry`. Returns 0, 1 for a blank or comment line, or
+    -1 with *error set. (A Z85 key never starts with '#': 5 characters encode 4
+    bytes, and '#', the 85th symbol, would exceed 2^32 in first position.) */
 static int s_keys_line(char *line, s_entry_t *entry, const char **error)
 {
     char *tok[3];
-    const char *first = line + strspn(line, " \t");
-    bool hash = first[0] == '#';
     int n = s_tokens(line, tok, 3);
-    if (n == 0)
+    if (n == 0 || tok[0][0] == '#')
         return 1;
     if (!tb_auth_z85_valid(tok[0])) {
-        if (hash)
-            return 1;
         *error = strlen(tok[0]) == TB_AUTH_Z85_LEN
                      ? "the public key is not valid Z85"
                      : "the public key must be 40 characters of Z85";
@@ -169,7 +164,7 @@ static int s_keys_line(char *line, s_entry_t *entry, const char **error)
         *error = "missing role after the key (operator or an organisation id)";
         return -1;
     }
-    if (n == 3 && tok[2][0] != '#') {
+    if (n >= 3 && tok[2][0] != '#') {
         *error = "expected \"<public key> <role>\" (a comment starts with #)";
         return -1;
     }
@@ -348,7 +343,6 @@ static int s_keypair_parse(const char *path, char *buf, char public_z85[41],
 {
     bool have_public = false, have_secret = false;
     int lineno = 0;
-    char *save = NULL;
     /* strtok_r on "\n" skips blank lines, so count them by hand. */
     char *p = buf;
     while (*p) {
@@ -361,7 +355,6 @@ static int s_keypair_parse(const char *path, char *buf, char public_z85[41],
         s_chomp(line);
         char *tok[3];
         int n = s_tokens(line, tok, 3);
-        (void)save;
         if (n == 0 || tok[0][0] == '#')
             continue;
         bool is_public = strcmp(tok[0], "public") == 0;

@@ -34,25 +34,25 @@ int main(int argc, char **argv)
         return 1;
     }
     intake_core_t *core = NULL;
-    int rc = -1;
+    long sweep_s = 0;
     if (tb_config_switch(config, "migrate"))
-        rc = tb_service_run(service); /* applies the migrations and returns */
-    else {
-        long sweep_s = 0;
-        core = intake_core_new(tb_service_db(service));
-        if (!core)
-            tb_error("intake.start_failed", NULL, TB_S("reason", "out of memory"));
-        else if (tb_config_long(config, "sweep-interval", 1, 86400, &sweep_s) == 0 &&
-                 tb_service_bind_api(service, tb_config_get(config, "api"),
-                                     intake_core_handle, core) == 0 &&
-                 tb_service_serve_feed(service, TB_STREAM_REQUESTS,
-                                       tb_config_get(config, "feed")) == 0 &&
-                 tb_service_every(service, (int)sweep_s * 1000, intake_core_sweep,
-                                  core) == 0)
-            rc = tb_service_run(service);
-    }
+        code = tb_service_run(service) == 0 ? 0 : 1; /* migrates and returns */
+    else if (tb_config_long(config, "sweep-interval", 1, 86400, &sweep_s) != 0)
+        code = 2; /* a bad value, like a bad flag (logged) */
+    else if (!(core = intake_core_new(tb_service_db(service)))) {
+        tb_error("intake.start_failed", NULL, TB_S("reason", "out of memory"));
+        code = 1;
+    } else if (tb_service_bind_api(service, tb_config_get(config, "api"),
+                                   intake_core_handle, core) != 0 ||
+               tb_service_serve_feed(service, TB_STREAM_REQUESTS,
+                                     tb_config_get(config, "feed")) != 0 ||
+               tb_service_every(service, (int)sweep_s * 1000, intake_core_sweep, core) !=
+                   0)
+        code = 1; /* logged by the runtime */
+    else
+        code = tb_service_run(service) == 0 ? 0 : 1;
     tb_service_destroy(&service);
     intake_core_destroy(&core);
     tb_config_destroy(&config);
-    return rc == 0 ? 0 : 1;
+    return code;
 }
