@@ -410,7 +410,8 @@ int tb_auth_keypair_load(const char *path, char public_z85[41], char secret_z85[
     s_wipe(probe, sizeof probe);
     if (strcmp(derived, public_z85) != 0) {
         s_wipe(secret_z85, TB_AUTH_Z85_LEN + 1);
-        return s_keypair_error(path, 0, "the public key does not belong to the secret key");
+        return s_keypair_error(path, 0,
+                               "the public key does not belong to the secret key");
     }
     return 0;
 }
@@ -434,14 +435,16 @@ int tb_auth_keypair_write(const char *path)
         return s_keypair_error("", 0, "no key file given");
     char public_z85[TB_AUTH_Z85_LEN + 1], secret_z85[TB_AUTH_Z85_LEN + 1];
     if (zmq_curve_keypair(public_z85, secret_z85) != 0)
-        return s_keypair_error(path, 0, "libzmq cannot make CURVE keys (built without it?)");
+        return s_keypair_error(path, 0,
+                               "libzmq cannot make CURVE keys (built without it?)");
     char buf[512];
-    int len = snprintf(buf, sizeof buf,
-                       "# techbridge CURVE key pair (tbctl keygen). Keep this file secret:\n"
-                       "# mode 0600, never copied. Give out only the public line.\n"
-                       "public %s\n"
-                       "secret %s\n",
-                       public_z85, secret_z85);
+    int len =
+        snprintf(buf, sizeof buf,
+                 "# techbridge CURVE key pair (tbctl keygen). Keep this file secret:\n"
+                 "# mode 0600, never copied. Give out only the public line.\n"
+                 "public %s\n"
+                 "secret %s\n",
+                 public_z85, secret_z85);
     s_wipe(secret_z85, sizeof secret_z85);
     /* O_EXCL: a key file is never overwritten, a lost secret cannot be undone. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -480,7 +483,8 @@ int tb_auth_keypair_write(const char *path)
 
 static int s_sockopt_error(const char *what)
 {
-    tb_error("auth.socket", NULL, TB_S("option", what), TB_S("error", zmq_strerror(errno)));
+    tb_error("auth.socket", NULL, TB_S("option", what),
+             TB_S("error", zmq_strerror(errno)));
     return -1;
 }
 
@@ -505,7 +509,8 @@ int tb_auth_server_socket(tb_auth_t *self, void *socket)
         return s_sockopt_error("CURVE_SERVER");
     if (zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, self->secret_key, S_KEY_BYTES) != 0)
         return s_sockopt_error("CURVE_SECRETKEY");
-    if (zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, TB_AUTH_DOMAIN, strlen(TB_AUTH_DOMAIN)) != 0)
+    if (zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, TB_AUTH_DOMAIN, strlen(TB_AUTH_DOMAIN)) !=
+        0)
         return s_sockopt_error("ZAP_DOMAIN");
     return 0;
 }
@@ -554,7 +559,8 @@ static void s_check_service_key(tb_auth_t *self)
 tb_auth_t *tb_auth_new(void *zmq_ctx, const char *keys_file, const char *keypair_file)
 {
     if (!zmq_has("curve")) {
-        tb_error("auth.unavailable", NULL, TB_S("error", "libzmq was built without CURVE"));
+        tb_error("auth.unavailable", NULL,
+                 TB_S("error", "libzmq was built without CURVE"));
         return NULL;
     }
     tb_auth_t *self = calloc(1, sizeof *self);
@@ -799,7 +805,8 @@ static bool s_handle_one(tb_auth_t *self)
             s_reply(self, &f[1], "200", "OK", entry->role);
         } else {
             self->denied++;
-            s_log_denied(self, address, mechanism, key, "client key not in the keys file");
+            s_log_denied(self, address, mechanism, key,
+                         "client key not in the keys file");
             s_reply(self, &f[1], "400", "unknown client key", "");
         }
     }

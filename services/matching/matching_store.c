@@ -11,7 +11,7 @@
 #include "tb_wire.h"
 
 /*  How many of a request's rarest terms go into its OR text query. */
-#define MATCHING_QUERY_TERMS     64
+#define MATCHING_QUERY_TERMS     32
 #define MATCHING_QUERY_MIN_TERMS 4
 #define MATCHING_REASONS_MAX     (64 * 1024)
 
@@ -505,10 +505,10 @@ static char *s_or_query(tb_arena_t *arena, const matching_req_t *r,
     }
     qsort(v, r->n_terms, sizeof *v, s_cmp_rare);
     size_t n = r->n_terms < MATCHING_QUERY_TERMS ? r->n_terms : MATCHING_QUERY_TERMS;
-    /*  Terms in more than a tenth of the corpus are nearly stop words: they
+    /*  Terms in more than 2% of the corpus are nearly stop words: they
         weigh little and would make the query match everything. Keep a few
         rarest ones anyway. */
-    long common = dfmap && dfmap->n_docs > 0 ? dfmap->n_docs / 10 : 0;
+    long common = dfmap && dfmap->n_docs > 0 ? dfmap->n_docs / 50 : 0;
     for (size_t i = MATCHING_QUERY_MIN_TERMS; common > 0 && i < n; i++)
         if (v[i].df > common) {
             n = i;

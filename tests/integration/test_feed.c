@@ -269,7 +269,7 @@ static void *s_producer(void *arg)
         /*  Keep some transactions open a little after taking their position,
             so that commits interleave with the other producers. */
         if (i % 7 == 0)
-            tb_db_query(db, "SELECT pg_sleep(0.002)", 0, NULL);
+            PQclear(tb_db_query(db, "SELECT pg_sleep(0.002)", 0, NULL));
         tb_db_commit(db);
     }
     tb_db_destroy(&db);

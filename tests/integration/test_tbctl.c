@@ -221,3 +221,129 @@ Test(tbctl, unreachable_service_exits_3)
     cr_assert_not_null(strstr(r.out, "down"), "%s", r.out);
     tb_test_run_free(&r);
 }
+
+#ifdef TB_NOTIFICATION_BIN
+static char g_notif_api[64], g_notif_pub[64];
+
+static int64_t last_seq(const char *recipient)
+{
+    Techbridge__ListNotifications ln = TECHBRIDGE__LIST_NOTIFICATIONS__INIT;
+    ln.recipient = (char *)recipient;
+    ln.limit = 1;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.actor = "operator";
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_NOTIFICATIONS;
+    req.list_notifications = &ln;
+    Techbridge__ApiReply *reply = tb_test_call(g_arena, g_notif_api, &req, 1000);
+    if (!reply || reply->error || !reply->notifications)
+        return -1;
+    return reply->notifications->last_seq;
+}
+
+typedef struct {
+    const char *recipient;
+    int64_t at_least;
+} seq_cond_t;
+
+static bool seq_reached(void *arg)
+{
+    seq_cond_t *c = arg;
+    return last_seq(c->recipient) >= c->at_least;
+}
+
+/*  The seqs of the JSON lines tbctl watch printed into its log, in order. */
+static int printed_seqs(const char *path, int64_t *seqs, int max)
+{
+    char *log = tb_test_read_file(path);
+    int n = 0;
+    for (char *line = log ? strtok(log, "\n") : NULL; line && n < max;
+         line = strtok(NULL, "\n")) {
+        json_t *doc = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
+        if (doc && json_is_integer(json_object_get(doc, "seq")))
+            seqs[n++] = json_integer_value(json_object_get(doc, "seq"));
+        json_decref(doc);
+    }
+    free(log);
+    return n;
+}
+
+typedef struct {
+    tb_test_proc_t *p;
+    int want;
+} lines_cond_t;
+
+static bool printed_enough(void *arg)
+{
+    lines_cond_t *c = arg;
+    int64_t seqs[64];
+    return printed_seqs(tb_test_proc_log(c->p), seqs, 64) >= c->want;
+}
+
+Test(tbctl, watch_catches_up_then_follows_live_without_gaps_or_duplicates)
+{
+    fx_start_intake(NULL);
+    char unused[64];
+    cr_assert_eq(tb_test_endpoint(g_notif_api), 0);
+    cr_assert_eq(tb_test_endpoint(g_notif_pub), 0);
+    cr_assert_eq(tb_test_endpoint(unused), 0);
+    const char *nargs[] = {"--api",
+                           g_notif_api,
+                           "--pub",
+                           g_notif_pub,
+                           "--intake-feed",
+                           g_feed,
+                           "--matching-feed",
+                           unused,
+                           "--database-url",
+                           g_db,
+                           "--stats-interval",
+                           "0",
+                           NULL};
+    tb_test_proc_t *notif = tb_test_service_start(
+        TB_NOTIFICATION_BIN, "notification", g_notif_api, nargs, NULL, START_DEADLINE_MS);
+    cr_assert_not_null(notif);
+    const char *org = "cn.jiangsu-hengtai";
+
+    /* stored before the watcher starts: caught up through the API */
+    Techbridge__Request *offer = fx_submit_ok(fx_load("offer_cn.json", NULL));
+    fx_act(offer->id, TECHBRIDGE__ACTION__PUBLISH);
+    seq_cond_t c = {org, 1};
+    cr_assert(tb_test_wait_until(seq_reached, &c, 20000), "no notification for %s", org);
+    int64_t before = last_seq(org);
+
+    const char *wargs[] = {"--notification",
+                           g_notif_api,
+                           "--notification-pub",
+                           g_notif_pub,
+                           "--json",
+                           "watch",
+                           org,
+                           NULL};
+    tb_test_proc_t *watch = tb_test_proc_start(TBCTL_BIN, "watch", wargs, NULL);
+    cr_assert_not_null(watch);
+    lines_cond_t lc = {watch, (int)before};
+    cr_assert(tb_test_wait_until(printed_enough, &lc, 20000), "catch-up not printed");
+
+    /* live ones */
+    fx_act(offer->id, TECHBRIDGE__ACTION__NEGOTIATE);
+    fx_act(offer->id, TECHBRIDGE__ACTION__REOPEN);
+    fx_act(offer->id, TECHBRIDGE__ACTION__WITHDRAW);
+    c.at_least = before + 3;
+    cr_assert(tb_test_wait_until(seq_reached, &c, 20000),
+              "live notifications not stored");
+    int64_t total = last_seq(org);
+    lc.want = (int)total;
+    cr_assert(tb_test_wait_until(printed_enough, &lc, 20000),
+              "live notifications not printed");
+
+    char log[512];
+    snprintf(log, sizeof log, "%s", tb_test_proc_log(watch));
+    cr_assert_eq(tb_test_proc_stop(&watch, 5000), 0, "watch did not exit 0 on SIGTERM");
+    cr_assert_eq(tb_test_proc_stop(&notif, 5000), 0);
+    int64_t seqs[64];
+    int n = printed_seqs(log, seqs, 64);
+    cr_assert_eq(n, total, "printed %d notifications, %lld stored", n, (long long)total);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(seqs[i], i + 1, "line %d has seq %lld", i, (long long)seqs[i]);
+}
+#endif

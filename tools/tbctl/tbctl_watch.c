@@ -80,20 +80,19 @@ static int s_catch_up(s_watch_t *w, bool quiet)
 static void s_on_live(s_watch_t *w, void *sub)
 {
     zmq_msg_t parts[2];
+    zmq_msg_init(&parts[0]);
+    zmq_msg_init(&parts[1]);
     int nparts = 0;
     int more = 1;
-    while (more && nparts < 3) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
+    while (more) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_t *m = nparts < 2 ? &parts[nparts] : &extra;
+        int rc = zmq_msg_recv(m, sub, ZMQ_DONTWAIT);
+        more = rc >= 0 && zmq_msg_more(m);
+        zmq_msg_close(&extra);
+        if (rc < 0)
             break;
-        }
-        more = zmq_msg_more(&m);
-        if (nparts < 2)
-            parts[nparts] = m;
-        else
-            zmq_msg_close(&m);
         nparts++;
     }
     bool ok = nparts == 2 && zmq_msg_size(&parts[0]) == strlen(w->recipient) &&
@@ -110,8 +109,8 @@ static void s_on_live(s_watch_t *w, void *sub)
             s_catch_up(w, false); /* a gap: the stored notifications fill it */
         tb_arena_destroy(&arena);
     }
-    for (int i = 0; i < nparts && i < 2; i++)
-        zmq_msg_close(&parts[i]);
+    zmq_msg_close(&parts[0]);
+    zmq_msg_close(&parts[1]);
 }
 
 static void *s_subscribe(s_watch_t *w)
