@@ -89,9 +89,12 @@ bool tb_auth_is_operator(const char *user_id)
     return user_id && strcmp(user_id, "operator") == 0;
 }
 
+/*  "operators" is a well-formed org id but names the operators' notification
+    topic: an organisation called that could read what operators get. */
 static bool s_role_valid(const char *role)
 {
-    return tb_auth_is_operator(role) || tb_valid_org_id(role);
+    return tb_auth_is_operator(role) ||
+           (tb_valid_org_id(role) && strcmp(role, "operators") != 0);
 }
 
 static int s_entry_cmp(const void *a, const void *b)
@@ -170,7 +173,7 @@ static int s_keys_line(char *line, s_entry_t *entry, const char **error)
     }
     if (!s_role_valid(tok[1])) {
         *error = "the role must be \"operator\" or an organisation id (1..64 of "
-                 "a-z 0-9 . _ -)";
+                 "a-z 0-9 . _ -, not \"operators\")";
         return -1;
     }
     if (s_z85_decode(entry->key, tok[0]) != 0) {
@@ -502,17 +505,26 @@ static int s_client_options(void *socket, const uint8_t public_key[S_KEY_BYTES],
     return 0;
 }
 
-int tb_auth_server_socket(tb_auth_t *self, void *socket)
+static int s_server_options(tb_auth_t *self, void *socket, const char *domain)
 {
     int one = 1;
     if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &one, sizeof one) != 0)
         return s_sockopt_error("CURVE_SERVER");
     if (zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, self->secret_key, S_KEY_BYTES) != 0)
         return s_sockopt_error("CURVE_SECRETKEY");
-    if (zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, TB_AUTH_DOMAIN, strlen(TB_AUTH_DOMAIN)) !=
-        0)
+    if (zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0)
         return s_sockopt_error("ZAP_DOMAIN");
     return 0;
+}
+
+int tb_auth_server_socket(tb_auth_t *self, void *socket)
+{
+    return s_server_options(self, socket, TB_AUTH_DOMAIN);
+}
+
+int tb_auth_feed_socket(tb_auth_t *self, void *socket)
+{
+    return s_server_options(self, socket, TB_AUTH_DOMAIN_FEED);
 }
 
 int tb_auth_client_socket(tb_auth_t *self, void *socket)
@@ -782,7 +794,8 @@ static bool s_handle_one(tb_auth_t *self)
         tb_error("auth.zap_malformed", NULL, TB_I("frames", total));
         s_reply(self, n >= 2 ? &f[1] : NULL, "500", "malformed ZAP request", "");
         self->denied++;
-    } else if (!s_frame_is(&f[2], TB_AUTH_DOMAIN)) {
+    } else if (!s_frame_is(&f[2], TB_AUTH_DOMAIN) &&
+               !s_frame_is(&f[2], TB_AUTH_DOMAIN_FEED)) {
         self->denied++;
         s_log_denied(self, address, mechanism, "", "unknown ZAP domain");
         s_reply(self, &f[1], "400", "unknown domain", "");
@@ -798,7 +811,13 @@ static bool s_handle_one(tb_auth_t *self)
         const uint8_t *client_key = zmq_msg_data(&f[6]);
         zmq_z85_encode(key, client_key, S_KEY_BYTES);
         const s_entry_t *entry = s_keys_find(&self->keys, client_key);
-        if (entry) {
+        bool feed = s_frame_is(&f[2], TB_AUTH_DOMAIN_FEED);
+        if (entry && feed && !tb_auth_is_operator(entry->role)) {
+            self->denied++;
+            s_log_denied(self, address, mechanism, key,
+                         "only operator keys may connect to a feed");
+            s_reply(self, &f[1], "400", "feeds are for operators only", "");
+        } else if (entry) {
             self->admitted++;
             tb_debug("auth.admitted", NULL, TB_S("address", address),
                      TB_S("client_key", key), TB_S("role", entry->role));

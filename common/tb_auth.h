@@ -17,9 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_AUTH_DOMAIN   "techbridge"
-#define TB_AUTH_Z85_LEN  40 /* a CURVE key in Z85, without the NUL */
-#define TB_AUTH_ROLE_MAX 64 /* TB_ORG_ID_MAX */
+#define TB_AUTH_DOMAIN      "techbridge"      /* API, XPUB: every listed key */
+#define TB_AUTH_DOMAIN_FEED "techbridge.feed" /* feeds: operator keys only */
+#define TB_AUTH_Z85_LEN     40                /* a CURVE key in Z85, without the NUL */
+#define TB_AUTH_ROLE_MAX    64                /* TB_ORG_ID_MAX */
 
 typedef struct tb_auth_t tb_auth_t;
 
@@ -37,7 +38,8 @@ void tb_auth_destroy(tb_auth_t **self_p);
 void *tb_auth_zap_socket(tb_auth_t *self);
 
 /*  Answers every pending ZAP request without blocking: CURVE with a listed
-    client key is admitted ("200", User-Id = the key's role); anything else is
+    client key is admitted ("200", User-Id = the key's role; on a feed socket
+    only the operator role); anything else is
     refused ("400") with a rate-limited warn line "auth.denied" (peer address,
     client key in Z85). */
 void tb_auth_on_readable(tb_auth_t *self);
@@ -50,6 +52,11 @@ int tb_auth_reload(tb_auth_t *self);
 /*  Makes `socket` a CURVE server with the service key, in domain
     TB_AUTH_DOMAIN. Call before zmq_bind. Returns 0 or -1 (logged). */
 int tb_auth_server_socket(tb_auth_t *self, void *socket);
+
+/*  Like tb_auth_server_socket, in domain TB_AUTH_DOMAIN_FEED, where only keys
+    with role operator are admitted: an event feed carries every organisation's
+    data, so an organisation's key must not even connect to it. */
+int tb_auth_feed_socket(tb_auth_t *self, void *socket);
 
 /*  Makes `socket` a CURVE client of another service: the service key pair as
     the client's, the service public key as the server's (for feed consumers).

@@ -65,6 +65,7 @@ struct tb_service_t {
 
     void *api;
     tb_api_fn api_fn;
+    tb_api_batch_fn api_batch_fn; /* instead of api_fn, when bound so */
     void *core;
 
     s_feed_t *feeds;
@@ -335,10 +336,9 @@ const tb_config_t *tb_service_config(tb_service_t *self)
 
 /* ---- registration ---- */
 
-int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
-                        void *core)
+static int s_bind_api(tb_service_t *self, const char *endpoint, bool handler, void *core)
 {
-    if (self->api || !fn) {
+    if (self->api || !handler) {
         tb_error("service.bind_failed", NULL, TB_S("socket", "api"),
                  TB_S("error", self->api ? "already bound" : "no handler"));
         return -1;
@@ -346,8 +346,25 @@ int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
     self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api");
     if (!self->api)
         return -1;
-    self->api_fn = fn;
     self->core = core;
+    return 0;
+}
+
+int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
+                        void *core)
+{
+    if (s_bind_api(self, endpoint, fn != NULL, core) != 0)
+        return -1;
+    self->api_fn = fn;
+    return 0;
+}
+
+int tb_service_bind_api_batch(tb_service_t *self, const char *endpoint,
+                              tb_api_batch_fn fn, void *core)
+{
+    if (s_bind_api(self, endpoint, fn != NULL, core) != 0)
+        return -1;
+    self->api_batch_fn = fn;
     return 0;
 }
 
@@ -545,9 +562,22 @@ static void s_check_idle(tb_service_t *self, const tb_call_t *call)
     }
 }
 
-static void s_serve(tb_service_t *self, tb_msg_t *msg)
+/*  One API call from its receipt to its reply. */
+typedef struct {
+    tb_msg_t *msg;
+    tb_call_t call;
+    int64_t t0;
+    bool pending; /* decoded and checked: for the service's handler */
+} s_slot_t;
+
+/*  Makes the call of `msg` and answers at once what the runtime answers itself
+    (bad frames, Health, database down): those leave `pending` false. Returns
+    -1 when out of memory (logged; the message gets no reply). */
+static int s_call_open(tb_service_t *self, tb_msg_t *msg, s_slot_t *slot)
 {
-    int64_t t0 = tb_mono_us();
+    memset(slot, 0, sizeof *slot);
+    slot->msg = msg;
+    slot->t0 = tb_mono_us();
     tb_arena_t *arena = tb_arena_new(S_ARENA_FRAMES * self->max_frame);
     Techbridge__ApiReply *reply =
         arena ? TB_PB_NEW(arena, Techbridge__ApiReply, techbridge__api_reply__descriptor)
@@ -558,59 +588,111 @@ static void s_serve(tb_service_t *self, tb_msg_t *msg)
     if (!cid) {
         tb_error("api.failed", made, TB_S("error", "out of memory"));
         tb_arena_destroy(&arena);
-        return;
+        return -1;
     }
     reply->correlation_id = cid;
-    tb_call_t call = {.arena = arena,
-                      .reply = reply,
-                      .cid = cid,
-                      .actor = "",
-                      .is_operator = false,
-                      .kind = "invalid"};
+    slot->call = (tb_call_t){.arena = arena,
+                             .reply = reply,
+                             .cid = cid,
+                             .actor = "",
+                             .is_operator = false,
+                             .kind = "invalid"};
+    tb_call_t *call = &slot->call;
+    if (s_decode(self, msg, call) != 0)
+        return 0;
+    if (call->req->body_case == TECHBRIDGE__API_REQUEST__BODY_HEALTH)
+        s_health(self, call);
+    else if (!tb_db_ok(self->db) || !self->schema_ready)
+        tb_call_error(call, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
+    else
+        slot->pending = true;
+    return 0;
+}
 
-    if (s_decode(self, msg, &call) == 0) {
-        if (call.req->body_case == TECHBRIDGE__API_REQUEST__BODY_HEALTH)
-            s_health(self, &call);
-        else if (!tb_db_ok(self->db) || !self->schema_ready)
-            tb_call_error(&call, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
-        else {
-            self->api_fn(&call, self->core);
-            s_check_idle(self, &call);
-            if (!reply->error &&
-                reply->result_case == TECHBRIDGE__API_REPLY__RESULT__NOT_SET) {
-                tb_error("api.no_reply", call.cid, TB_S("kind", call.kind));
-                tb_call_error(&call, TECHBRIDGE__CODE__INTERNAL,
-                              "the service produced no result");
-            }
-        }
+/*  Sends the call's reply, counts and logs it, frees the call. */
+static void s_call_close(tb_service_t *self, s_slot_t *slot)
+{
+    tb_call_t *call = &slot->call;
+    Techbridge__ApiReply *reply = call->reply;
+    if (slot->pending && !reply->error &&
+        reply->result_case == TECHBRIDGE__API_REPLY__RESULT__NOT_SET) {
+        tb_error("api.no_reply", call->cid, TB_S("kind", call->kind));
+        tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "the service produced no result");
     }
     if (reply->error)
         reply->result_case =
             TECHBRIDGE__API_REPLY__RESULT__NOT_SET; /* either, not both */
 
     Techbridge__Code code = reply->error ? reply->error->code : TECHBRIDGE__CODE__OK;
-    int sent = tb_msg_reply(msg, &reply->base);
+    int sent = tb_msg_reply(slot->msg, &reply->base);
     int send_errno = errno;
-    int64_t us = tb_mono_us() - t0;
-    tb_stats_call(self->stats, call.kind, tb_stats_code_name((int)code), us);
+    int64_t us = tb_mono_us() - slot->t0;
+    tb_stats_call(self->stats, call->kind, tb_stats_code_name((int)code), us);
     if (reply->error)
         tb_log(code == TECHBRIDGE__CODE__INTERNAL ? TB_LOG_ERROR : TB_LOG_INFO,
-               "api.call", call.cid, TB_S("kind", call.kind),
+               "api.call", call->cid, TB_S("kind", call->kind),
                TB_S("code", tb_stats_code_name((int)code)), TB_I("latency_us", us),
-               TB_S("actor", call.actor),
+               TB_S("actor", call->actor),
                TB_S("message", reply->error->message ? reply->error->message : ""));
     else
-        tb_info("api.call", call.cid, TB_S("kind", call.kind), TB_S("code", "OK"),
-                TB_I("latency_us", us), TB_S("actor", call.actor));
+        tb_info("api.call", call->cid, TB_S("kind", call->kind), TB_S("code", "OK"),
+                TB_I("latency_us", us), TB_S("actor", call->actor));
     if (sent != 0)
-        tb_warn("api.reply_failed", call.cid, TB_S("kind", call.kind),
+        tb_warn("api.reply_failed", call->cid, TB_S("kind", call->kind),
                 TB_S("error", zmq_strerror(send_errno)));
-    tb_arena_destroy(&arena);
+    tb_arena_destroy(&call->arena);
+}
+
+static void s_serve(tb_service_t *self, tb_msg_t *msg)
+{
+    s_slot_t slot;
+    if (s_call_open(self, msg, &slot) != 0)
+        return;
+    if (slot.pending) {
+        self->api_fn(&slot.call, self->core);
+        s_check_idle(self, &slot.call);
+    }
+    s_call_close(self, &slot);
+}
+
+/*  Group commit: takes what the router holds (up to TB_SERVICE_BATCH_MAX
+    calls), hands the calls for the core to its batch handler at once, then
+    answers them all. Returns the number of messages served. */
+static int s_serve_batch(tb_service_t *self)
+{
+    s_slot_t slots[TB_SERVICE_BATCH_MAX];
+    tb_call_t *calls[TB_SERVICE_BATCH_MAX];
+    size_t n = 0, ncalls = 0;
+    int received = 0;
+    while (n < TB_SERVICE_BATCH_MAX && !s_stop) {
+        tb_msg_t *msg = tb_msg_recv(self->api);
+        if (!msg)
+            break;
+        received++;
+        if (s_call_open(self, msg, &slots[n]) != 0) {
+            tb_msg_destroy(&msg);
+            continue;
+        }
+        if (slots[n].pending)
+            calls[ncalls++] = &slots[n].call;
+        n++;
+    }
+    if (ncalls > 0) {
+        self->api_batch_fn(calls, ncalls, self->core);
+        s_check_idle(self, calls[0]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_call_close(self, &slots[i]);
+        tb_msg_destroy(&slots[i].msg);
+    }
+    return received;
 }
 
 /*  Serves what the API router holds, up to a batch. Returns the number served. */
 static int s_api_readable(tb_service_t *self)
 {
+    if (self->api_batch_fn)
+        return s_serve_batch(self);
     int n = 0;
     while (n < S_API_BATCH && !s_stop) {
         tb_msg_t *msg = tb_msg_recv(self->api);

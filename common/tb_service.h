@@ -50,6 +50,22 @@ const tb_config_t *tb_service_config(tb_service_t *self);
 /*  Binds the API ROUTER socket. Returns 0 or -1. */
 int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn, void *core);
 
+/*  The most calls handed to a tb_api_batch_fn at once. */
+#define TB_SERVICE_BATCH_MAX 64
+
+/*  Serves several API calls that were waiting together (group commit): `calls`
+    (1..TB_SERVICE_BATCH_MAX, in arrival order) are decoded and checked as for
+    tb_api_fn; the handler fills every call's reply (a result, or an error) and
+    leaves no transaction open. Health calls and calls that failed to decode
+    never reach it. */
+typedef void (*tb_api_batch_fn)(tb_call_t *const *calls, size_t n, void *core);
+
+/*  Binds the API ROUTER socket like tb_service_bind_api, but hands the calls
+    waiting on it to `fn` in batches (e.g. to run many in one transaction).
+    Returns 0 or -1. */
+int tb_service_bind_api_batch(tb_service_t *self, const char *endpoint,
+                              tb_api_batch_fn fn, void *core);
+
 /*  Serves the event feed of `stream` (an outbox written with tb_feed_append) on a
     ROUTER bound at `endpoint`. */
 int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *endpoint);

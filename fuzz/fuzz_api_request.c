@@ -88,6 +88,9 @@ static void s_submit(tb_call_t *call)
     req = intake_request_content(call->arena, sub->request);
     if (!req)
         return;
+    /* What intake stores and puts on the feed is a fresh copy. */
+    FUZZ_CHECK(fuzz_unknown_fields(&req->base) == 0,
+               "intake_request_content keeps unknown fields");
 #endif
     const char *org_id = req->org && req->org->id ? req->org->id : "";
     (void)tb_call_may_act_for(call, org_id);
@@ -138,8 +141,11 @@ static void s_edit(tb_call_t *call)
         s_violations(call, v);
         return;
     }
-    if (merged == 0)
+    if (merged == 0) {
+        FUZZ_CHECK(fuzz_unknown_fields(&stored->base) == 0,
+                   "intake_edit_merge stores unknown fields of the changes");
         fuzz_check_request(call->arena, stored);
+    }
 #else
     fuzz_check_request(call->arena, e->changes);
 #endif
@@ -183,10 +189,9 @@ static void s_transition(tb_call_t *call)
     for (int s = 0; s <= 8; s++) {
         Techbridge__Status to = TECHBRIDGE__STATUS__STATUS_UNSPECIFIED;
         int64_t expires = FUZZ_NOW_MS + (t->version % 1000) * INT64_C(86400000);
-        tb_fsm_result_t r =
-            tb_fsm_check((Techbridge__Status)s, t->action, call->is_operator,
-                         (t->version & 1) != 0, FUZZ_NOW_MS, expires, (t->version & 2) != 0,
-                         &to);
+        tb_fsm_result_t r = tb_fsm_check(
+            (Techbridge__Status)s, t->action, call->is_operator, (t->version & 1) != 0,
+            FUZZ_NOW_MS, expires, (t->version & 2) != 0, &to);
         (void)tb_status_name(to);
         (void)tb_fsm_next((Techbridge__Status)s, t->action);
         if (r == TB_FSM_OK && t->action == TECHBRIDGE__ACTION__RENEW)

@@ -39,6 +39,10 @@ char *fuzz_dup(void *ctx, const char *s);
     when `arena` is full. */
 void fuzz_repack(tb_arena_t *arena, const ProtobufCMessage *msg);
 
+/*  The number of unknown fields in the message tree. What a service stores or
+    forwards must have none (see fuzz_repack). */
+size_t fuzz_unknown_fields(const ProtobufCMessage *msg);
+
 /*  Serialises a JSON document made by tb_json_* (NULL is fine: conversion
     failures are allowed) and drops it. */
 void fuzz_json_drop(json_t *doc);

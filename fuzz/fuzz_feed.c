@@ -20,14 +20,14 @@
 #endif
 
 /*  tb_feed.c's limits. */
-#define S_EVENT_MAX      (1024u * 1024)
-#define S_BATCH_BYTES    (8u * 1024 * 1024)
-#define S_REPLY_MAX      (S_BATCH_BYTES + 2 * S_EVENT_MAX)
-#define S_FETCH_MAX      4096
-#define S_FETCH_ARENA    (64u * 1024)
-#define S_MAX_EVENTS     1000
-#define S_WAIT_MS        5000
-#define S_APPLY_ARENA    (8u * 1024 * 1024) /* notification_core.c */
+#define S_EVENT_MAX   (1024u * 1024)
+#define S_BATCH_BYTES (8u * 1024 * 1024)
+#define S_REPLY_MAX   (S_BATCH_BYTES + 2 * S_EVENT_MAX)
+#define S_FETCH_MAX   4096
+#define S_FETCH_ARENA (64u * 1024)
+#define S_MAX_EVENTS  1000
+#define S_WAIT_MS     5000
+#define S_APPLY_ARENA (8u * 1024 * 1024) /* notification_core.c */
 
 /*  The producer's handling of a fetch (tb_feed_server_on_readable). */
 static void s_fetch(const uint8_t *data, size_t size)
@@ -42,7 +42,9 @@ static void s_fetch(const uint8_t *data, size_t size)
         FUZZ_CHECK(f->stream && f->consumer && f->correlation_id, "NULL string");
         (void)strcmp(f->stream, "requests");
         int max = f->max < 1 ? 1 : f->max > S_MAX_EVENTS ? S_MAX_EVENTS : f->max;
-        int wait_ms = f->wait_ms < 0 ? 0 : f->wait_ms > S_WAIT_MS ? S_WAIT_MS : f->wait_ms;
+        int wait_ms = f->wait_ms < 0           ? 0
+                      : f->wait_ms > S_WAIT_MS ? S_WAIT_MS
+                                               : f->wait_ms;
         int64_t after = f->after < 0 ? 0 : f->after;
         FUZZ_CHECK(max >= 1 && wait_ms >= 0 && after >= 0, "clamps");
         char cid[65];

@@ -15,7 +15,7 @@
 #include "notification_core.h"
 #endif
 
-#define S_MAX_NOTIFY (1024u * 1024)       /* tbctl_watch.c, enterprise_client.c */
+#define S_MAX_NOTIFY (1024u * 1024)      /* tbctl_watch.c, enterprise_client.c */
 #define S_ARENA_CAP  (16u * 1024 * 1024) /* enterprise_client.c (tbctl: 64 MiB) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

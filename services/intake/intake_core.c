@@ -600,21 +600,33 @@ static Techbridge__HistoryEntry *s_entry(tb_arena_t *a, int64_t at, const char *
     return e;
 }
 
-/* Appends an event of the requests stream in the open transaction. */
-static int s_event(tb_db_t *db, tb_arena_t *a, Techbridge__EventType type,
-                   Techbridge__Request *req, Techbridge__Status from, const char *actor,
-                   const char *reason, const char *cid)
+/* An event of the requests stream (seq, stream and at are set on append). */
+static Techbridge__Event *s_event_new(tb_arena_t *a, Techbridge__EventType type,
+                                      Techbridge__Request *req, Techbridge__Status from,
+                                      const char *actor, const char *reason,
+                                      const char *cid)
 {
     Techbridge__Event *ev =
         TB_PB_NEW(a, Techbridge__Event, techbridge__event__descriptor);
     if (!ev)
-        return -1;
+        return NULL;
     ev->type = type;
     ev->request = req;
     ev->from_status = from;
     ev->actor = s_str(actor);
     ev->reason = s_str(reason);
     ev->correlation_id = s_str(cid);
+    return ev;
+}
+
+/* Appends an event of the requests stream in the open transaction. */
+static int s_event(tb_db_t *db, tb_arena_t *a, Techbridge__EventType type,
+                   Techbridge__Request *req, Techbridge__Status from, const char *actor,
+                   const char *reason, const char *cid)
+{
+    Techbridge__Event *ev = s_event_new(a, type, req, from, actor, reason, cid);
+    if (!ev)
+        return -1;
     return tb_feed_append(db, TB_STREAM_REQUESTS, ev);
 }
 
@@ -667,7 +679,11 @@ static int s_submit_existing(intake_core_t *self, tb_call_t *call,
     return s_reply_request(call, row.request, dup, false);
 }
 
-static int s_submit(intake_core_t *self, tb_call_t *call)
+/* Checks and completes a submission before any SQL: the content normalised and
+   validated, its fingerprint, then id, status, version and times. Returns 0
+   with *req_out and the fingerprint, or -1 with the reply set. */
+static int s_submit_prepare(intake_core_t *self, tb_call_t *call, int64_t now,
+                            Techbridge__Request **req_out, uint8_t **fp, size_t *fp_len)
 {
     const Techbridge__SubmitRequest *sub = call->req->submit;
     if (!sub || !sub->request)
@@ -681,14 +697,11 @@ static int s_submit(intake_core_t *self, tb_call_t *call)
     if (*org_id && !tb_call_may_act_for(call, org_id))
         return tb_call_error(call, CODE(PERMISSION_DENIED),
                              "an organisation may submit only its own requests");
-    int64_t now = tb_now_ms();
     if (s_check_request(self, call, req, now) != 0)
         return -1;
 
     /* The fingerprint is of the content as submitted (expires_at 0 stays 0). */
-    uint8_t *fp = NULL;
-    size_t fp_len = 0;
-    if (intake_fingerprint(call->arena, req, &fp, &fp_len) != 0)
+    if (intake_fingerprint(call->arena, req, fp, fp_len) != 0)
         return s_full(call);
 
     char id[37];
@@ -703,7 +716,23 @@ static int s_submit(intake_core_t *self, tb_call_t *call)
     req->renewed = false;
     if (!req->id)
         return s_full(call);
+    *req_out = req;
+    return 0;
+}
 
+/* The reply to a stored submission. */
+static int s_submitted(tb_call_t *call, Techbridge__Request *req, const char *dup)
+{
+    tb_info("request.submitted", call->cid, TB_S("id", req->id),
+            TB_S("org", req->org->id), TB_S("kind", intake_kind_text(req->kind)),
+            TB_S("external_ref", req->external_ref), TB_S("possible_duplicate_of", dup));
+    return s_reply_request(call, req, dup, true);
+}
+
+/* Stores one prepared submission in a transaction of its own. */
+static int s_submit_store(intake_core_t *self, tb_call_t *call, Techbridge__Request *req,
+                          const uint8_t *fp, size_t fp_len, int64_t now)
+{
     tb_db_t *db = self->db;
     if (tb_db_begin(db) != 0)
         return s_db_fail(call, db, "begin");
@@ -726,10 +755,127 @@ static int s_submit(intake_core_t *self, tb_call_t *call)
         return s_db_fail(call, db, "find duplicates");
     if (tb_db_commit(db) != 0)
         return s_db_fail(call, db, "commit submission");
-    tb_info("request.submitted", call->cid, TB_S("id", req->id),
-            TB_S("org", req->org->id), TB_S("kind", intake_kind_text(req->kind)),
-            TB_S("external_ref", req->external_ref), TB_S("possible_duplicate_of", dup));
-    return s_reply_request(call, req, dup, true);
+    return s_submitted(call, req, dup);
+}
+
+static int s_submit(intake_core_t *self, tb_call_t *call)
+{
+    int64_t now = tb_now_ms();
+    Techbridge__Request *req = NULL;
+    uint8_t *fp = NULL;
+    size_t fp_len = 0;
+    if (s_submit_prepare(self, call, now, &req, &fp, &fp_len) != 0)
+        return -1;
+    return s_submit_store(self, call, req, fp, fp_len, now);
+}
+
+/* A submission of a group commit. */
+typedef struct {
+    tb_call_t *call;
+    Techbridge__Request *req;
+    uint8_t *fp;
+    size_t fp_len;
+} s_pending_t;
+
+/* Stores the prepared submissions `p` in one transaction, set-wise: one
+   statement for the requests and their history rows, two for the events,
+   one for the duplicate check, one COMMIT (one WAL flush) for all. Returns
+   0, or -1 with the transaction rolled back and nothing stored. */
+static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission_t *subs,
+                          size_t n, char **dups)
+{
+    tb_db_t *db = self->db;
+    Techbridge__Event *events[TB_SERVICE_BATCH_MAX];
+    const Techbridge__Request *reqs[TB_SERVICE_BATCH_MAX];
+    char *found[TB_SERVICE_BATCH_MAX];
+    tb_arena_t *tmp = tb_arena_new(0);
+    if (!tmp)
+        return -1;
+    if (tb_db_begin(db) != 0)
+        goto fail;
+    if (intake_store_insert_batch(db, subs, n) != 0)
+        goto fail;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        dups[i] = "";
+        if (!subs[i].inserted)
+            continue;
+        tb_call_t *call = p[i].call;
+        events[m] = s_event_new(
+            call->arena, TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, p[i].req,
+            TECHBRIDGE__STATUS__STATUS_UNSPECIFIED, call->actor, "", call->cid);
+        if (!events[m])
+            goto fail;
+        reqs[m++] = p[i].req;
+    }
+    if (intake_store_feed_append_batch(db, TB_STREAM_REQUESTS, events, m) != 0)
+        goto fail;
+    if (intake_store_find_duplicates_batch(db, tmp, reqs, m, found) != 0)
+        goto fail;
+    if (tb_db_commit(db) != 0)
+        goto fail;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (!subs[i].inserted)
+            continue;
+        dups[i] = tb_arena_strdup(p[i].call->arena, found[k++]);
+        if (!dups[i])
+            dups[i] = ""; /* the reply will not fit anyway; the request is stored */
+    }
+    tb_arena_destroy(&tmp);
+    return 0;
+fail:
+    tb_error("intake.group_failed", p[0].call->cid, TB_I("calls", (int64_t)n),
+             TB_S("sqlstate", tb_db_sqlstate(db)), TB_S("error", tb_db_message(db)));
+    tb_db_rollback(db);
+    tb_arena_destroy(&tmp);
+    return -1;
+}
+
+/* Group commit of consecutive submit calls: each is checked on its own (an
+   invalid one gets its errors and leaves the group), the valid ones are
+   stored together (s_submit_group) and answered. When the group fails for
+   anything but the database being unreachable (e.g. one bad row reached SQL),
+   each call is retried in a transaction of its own, so that one failure
+   fails only itself. A submission whose (org, external_ref) was taken gets the
+   idempotent answer after the commit, as a lone call would. */
+static void s_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t n)
+{
+    s_pending_t p[TB_SERVICE_BATCH_MAX];
+    intake_submission_t subs[TB_SERVICE_BATCH_MAX];
+    char *dups[TB_SERVICE_BATCH_MAX];
+    int64_t now = tb_now_ms();
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < TB_SERVICE_BATCH_MAX; i++) {
+        tb_call_t *call = calls[i];
+        p[k] = (s_pending_t){.call = call};
+        if (s_submit_prepare(self, call, now, &p[k].req, &p[k].fp, &p[k].fp_len) != 0)
+            continue;
+        subs[k] = (intake_submission_t){.req = p[k].req,
+                                        .fingerprint = p[k].fp,
+                                        .fingerprint_len = p[k].fp_len,
+                                        .actor = call->actor,
+                                        .cid = call->cid};
+        k++;
+    }
+    if (k == 0)
+        return;
+    if (s_submit_group(self, p, subs, k, dups) != 0) {
+        tb_db_t *db = self->db;
+        bool down = !tb_db_ok(db) || tb_db_error(db) == TB_DB_UNAVAILABLE;
+        for (size_t i = 0; i < k; i++) {
+            if (down)
+                tb_call_db_error(p[i].call, db, "submit");
+            else
+                s_submit_store(self, p[i].call, p[i].req, p[i].fp, p[i].fp_len, now);
+        }
+        return;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (subs[i].inserted)
+            s_submitted(p[i].call, p[i].req, dups[i]);
+        else
+            s_submit_existing(self, p[i].call, p[i].req, p[i].fp, p[i].fp_len);
+    }
 }
 
 /* ---- get, history ---- */
@@ -1117,6 +1263,30 @@ int intake_core_handle(tb_call_t *call, void *core)
         return s_history(self, call);
     default:
         return -1; /* not reached */
+    }
+}
+
+void intake_core_handle_batch(tb_call_t *const *calls, size_t n, void *core)
+{
+    intake_core_t *self = core;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && calls[j]->req->body_case == TECHBRIDGE__API_REQUEST__BODY_SUBMIT)
+            j++;
+        if (j == i) {
+            intake_core_handle(calls[i++], core);
+            continue;
+        }
+        /* A run of submissions, in arrival order: a call that came after one
+           of them (e.g. a get of it on the same DEALER) still sees it stored. */
+        if (s_ready(self) != 0) {
+            for (; i < j; i++)
+                intake_core_handle(calls[i], core); /* answers why not */
+            continue;
+        }
+        s_submit_batch(self, calls + i, j - i);
+        i = j;
     }
 }
 

@@ -47,6 +47,12 @@ void intake_core_destroy(intake_core_t **self_p);
 /*  The API handler (tb_api_fn): `core` is an intake_core_t. */
 int intake_core_handle(tb_call_t *call, void *core);
 
+/*  The same for a batch of calls (tb_api_batch_fn): consecutive submissions
+    are stored in one transaction (group commit: one statement each for the
+    requests with their history rows, the events and the duplicate check, one
+    COMMIT); other calls go through intake_core_handle, in arrival order. */
+void intake_core_handle_batch(tb_call_t *const *calls, size_t n, void *core);
+
 /*  The expiry sweep (tb_timer_fn): `core` is an intake_core_t. PUBLISHED
     requests whose expires_at passed become EXPIRED (actor "system"); those
     within TB_EXPIRING_NOTICE_DAYS of expiry get one EVENT_REQUEST_EXPIRING.

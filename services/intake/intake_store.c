@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "intake_core.h"
+#include "tb_feed.h"
 #include "tb_log.h"
+#include "tb_util.h"
 #include "tb_wire.h"
 
 /* Times: epoch ms in, timestamptz stored, epoch ms out. */
@@ -87,6 +89,56 @@ static const s_stmt_t s_stmts[] = {
      " ORDER BY expires_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED"},
     {"intake_sectors",
      "SELECT code FROM sectors ORDER BY code"},
+    /* Group commit: arrays in, one row of each array per submission. */
+    {"intake_insert_batch",
+     "WITH b AS ("
+     "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+     "    $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],"
+     "    $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[])"
+     "  WITH ORDINALITY AS b(id, kind, org_id, external_ref, status, sector, title,"
+     "    summary, keywords, version, created_ms, updated_ms, expires_ms, fingerprint,"
+     "    body, actor, cid, ord)),"
+     " ins AS ("
+     "  INSERT INTO intake_requests (id, kind, org_id, external_ref, status, sector,"
+     "    title, summary, keywords, version, created_at, updated_at, expires_at,"
+     "    fingerprint, body)"
+     "  SELECT id, kind, org_id, external_ref, status, sector, title, summary, keywords,"
+     "    version, to_timestamp(created_ms / 1000.0), to_timestamp(updated_ms / 1000.0),"
+     "    to_timestamp(expires_ms / 1000.0), decode(fingerprint, 'hex'),"
+     "    decode(body, 'hex')"
+     "  FROM b ORDER BY ord"
+     "  ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id),"
+     " hist AS ("
+     "  INSERT INTO intake_history (request_id, at, actor, action, from_status,"
+     "    to_status, reason, version, correlation_id)"
+     "  SELECT b.id, to_timestamp(b.created_ms / 1000.0), b.actor, 'SUBMIT', '',"
+     "    b.status, '', b.version, b.cid"
+     "  FROM b JOIN ins ON ins.id = b.id ORDER BY b.ord"
+     "  RETURNING request_id)"
+     " SELECT request_id::text FROM hist"},
+    /* The outbox protocol of tb_feed_append (tb_feed.c), for n events at once. */
+    {"intake_feed_bump",
+     "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, $2::bigint)"
+     " ON CONFLICT (stream) DO UPDATE SET last_seq = feed_streams.last_seq + $2::bigint"
+     " RETURNING last_seq"},
+    {"intake_feed_insert",
+     "WITH e AS ("
+     "  INSERT INTO feed_events (stream, seq, type, payload)"
+     "  SELECT $1, s, t, decode(p, 'hex')"
+     "  FROM unnest($2::bigint[], $3::int[], $4::text[]) AS x(s, t, p))"
+     " SELECT pg_notify($5, $6)"},
+    {"intake_duplicate_batch",
+     "SELECT d.id FROM unnest($1::text[], $2::uuid[], $3::text[])"
+     "   WITH ORDINALITY AS b(org_id, id, title, ord)"
+     " LEFT JOIN LATERAL ("
+     "  SELECT r.id::text AS id FROM intake_requests r"
+     "  WHERE r.org_id = b.org_id AND r.id <> b.id"
+     "    AND r.status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
+     "    AND r.title % b.title AND similarity(r.title, b.title) >= "
+     INTAKE_DUPLICATE_SIMILARITY
+     "    AND r.id <> ALL (($2::uuid[])[b.ord + 1:])"
+     "  ORDER BY similarity(r.title, b.title) DESC, r.created_at, r.id LIMIT 1) d ON true"
+     " ORDER BY b.ord"},
 };
 /* clang-format on */
 
@@ -534,4 +586,260 @@ void intake_store_free_sectors(char **codes, size_t count)
     for (size_t i = 0; i < count; i++)
         free(codes[i]);
     free(codes);
+}
+
+/* ---- group commit ---- */
+
+/*  A growing heap string for array literals. `failed` sticks once set. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} s_buf_t;
+
+static void s_buf_put(s_buf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) {
+            b->failed = true;
+            return;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/*  Starts element i of an array literal: "{" or ",". */
+static void s_arr_next(s_buf_t *b, size_t i)
+{
+    s_buf_put(b, i == 0 ? "{" : ",", 1);
+}
+
+/*  Ends an array literal ("{}" when empty). */
+static void s_arr_end(s_buf_t *b, size_t n)
+{
+    s_buf_put(b, n == 0 ? "{}" : "}", n == 0 ? 2 : 1);
+}
+
+/*  A quoted element: any text, with " and \ escaped (the array literal syntax;
+    the literal travels as a parameter, never in SQL text). */
+static void s_arr_text(s_buf_t *b, const char *s)
+{
+    s_buf_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            s_buf_put(b, run, (size_t)(s - run));
+            s_buf_put(b, "\\", 1);
+            run = s;
+        }
+    }
+    s_buf_put(b, run, (size_t)(s - run));
+    s_buf_put(b, "\"", 1);
+}
+
+static void s_arr_i64(s_buf_t *b, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    s_buf_put(b, num, (size_t)n);
+}
+
+/*  Bytes as a hex element (decoded with decode(x, 'hex') in SQL). */
+static void s_arr_hex(s_buf_t *b, const uint8_t *p, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char chunk[128];
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        chunk[k++] = digits[p[i] >> 4];
+        chunk[k++] = digits[p[i] & 15];
+        if (k == sizeof chunk) {
+            s_buf_put(b, chunk, k);
+            k = 0;
+        }
+    }
+    s_buf_put(b, chunk, k);
+}
+
+static void s_bufs_free(s_buf_t *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i].data);
+}
+
+static bool s_bufs_failed(const s_buf_t *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bufs[i].failed || !bufs[i].data)
+            return true;
+    return false;
+}
+
+int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n)
+{
+    enum { NCOLS = 17 };
+    s_buf_t cols[NCOLS] = {0};
+    tb_arena_t *arena = tb_arena_new(0);
+    int rc = arena ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const Techbridge__Request *req = subs[i].req;
+        size_t body_len = 0;
+        uint8_t *body = s_body(arena, req, &body_len);
+        char *keywords = s_keywords(arena, req);
+        if (!body || !keywords) {
+            rc = -1;
+            break;
+        }
+        for (int c = 0; c < NCOLS; c++)
+            s_arr_next(&cols[c], i);
+        s_arr_text(&cols[0], req->id);
+        s_arr_text(&cols[1], intake_kind_text(req->kind));
+        s_arr_text(&cols[2], req->org->id);
+        s_arr_text(&cols[3], req->external_ref);
+        s_arr_text(&cols[4], intake_status_text(req->status));
+        s_arr_text(&cols[5], req->sector);
+        s_arr_text(&cols[6], req->title);
+        s_arr_text(&cols[7], req->summary);
+        s_arr_text(&cols[8], keywords);
+        s_arr_i64(&cols[9], req->version);
+        s_arr_i64(&cols[10], req->created_at);
+        s_arr_i64(&cols[11], req->updated_at);
+        s_arr_i64(&cols[12], req->expires_at);
+        s_arr_hex(&cols[13], subs[i].fingerprint, subs[i].fingerprint_len);
+        s_arr_hex(&cols[14], body, body_len);
+        s_arr_text(&cols[15], subs[i].actor);
+        s_arr_text(&cols[16], subs[i].cid);
+        subs[i].inserted = false;
+    }
+    tb_arena_destroy(&arena);
+    for (int c = 0; c < NCOLS; c++)
+        s_arr_end(&cols[c], n);
+    if (rc != 0 || s_bufs_failed(cols, NCOLS)) {
+        s_bufs_free(cols, NCOLS);
+        return -1;
+    }
+    const char *p[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
+        p[c] = cols[c].data;
+    PGresult *r = tb_db_exec(db, "intake_insert_batch", NCOLS, p);
+    s_bufs_free(cols, NCOLS);
+    if (!r)
+        return -1;
+    /* RETURNING of a data-modifying WITH has no promised order: look each
+       id up (a batch holds at most a few dozen). */
+    int rows = PQntuples(r);
+    for (int k = 0; k < rows; k++) {
+        const char *id = PQgetvalue(r, k, 0);
+        for (size_t i = 0; i < n; i++)
+            if (!subs[i].inserted && strcmp(subs[i].req->id, id) == 0) {
+                subs[i].inserted = true;
+                break;
+            }
+    }
+    PQclear(r);
+    return 0;
+}
+
+int intake_store_feed_append_batch(tb_db_t *db, const char *stream,
+                                   Techbridge__Event *const *events, size_t n)
+{
+    if (n == 0)
+        return 0;
+    char count[24];
+    snprintf(count, sizeof count, "%zu", n);
+    const char *bump[] = {stream, count};
+    PGresult *r = tb_db_exec(db, "intake_feed_bump", 2, bump);
+    if (!r)
+        return -1;
+    int64_t last = PQntuples(r) == 1 ? s_i64(r, 0, 0) : 0;
+    PQclear(r);
+    if (last < (int64_t)n)
+        return -1;
+    int64_t first = last - (int64_t)n + 1;
+
+    s_buf_t cols[3] = {0};
+    int64_t at = tb_now_ms();
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        Techbridge__Event *ev = events[i];
+        ev->seq = first + (int64_t)i;
+        ev->stream = (char *)stream;
+        ev->at = at;
+        size_t len = protobuf_c_message_get_packed_size(&ev->base);
+        uint8_t *packed = malloc(len ? len : 1);
+        if (!packed) {
+            rc = -1;
+            break;
+        }
+        protobuf_c_message_pack(&ev->base, packed);
+        for (int c = 0; c < 3; c++)
+            s_arr_next(&cols[c], i);
+        s_arr_i64(&cols[0], ev->seq);
+        s_arr_i64(&cols[1], (int64_t)ev->type);
+        s_arr_hex(&cols[2], packed, len);
+        free(packed);
+    }
+    for (int c = 0; c < 3; c++)
+        s_arr_end(&cols[c], n);
+    if (rc != 0 || s_bufs_failed(cols, 3)) {
+        s_bufs_free(cols, 3);
+        return -1;
+    }
+    char channel[128], last_s[24];
+    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+    snprintf(last_s, sizeof last_s, "%" PRId64, last);
+    const char *p[] = {stream, cols[0].data, cols[1].data, cols[2].data, channel, last_s};
+    r = tb_db_exec(db, "intake_feed_insert", 6, p);
+    s_bufs_free(cols, 3);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int intake_store_find_duplicates_batch(tb_db_t *db, tb_arena_t *arena,
+                                       const Techbridge__Request *const *reqs, size_t n,
+                                       char **dup_ids)
+{
+    if (n == 0)
+        return 0;
+    s_buf_t cols[3] = {0};
+    for (size_t i = 0; i < n; i++) {
+        for (int c = 0; c < 3; c++)
+            s_arr_next(&cols[c], i);
+        s_arr_text(&cols[0], reqs[i]->org->id);
+        s_arr_text(&cols[1], reqs[i]->id);
+        s_arr_text(&cols[2], reqs[i]->title);
+    }
+    for (int c = 0; c < 3; c++)
+        s_arr_end(&cols[c], n);
+    if (s_bufs_failed(cols, 3)) {
+        s_bufs_free(cols, 3);
+        return -1;
+    }
+    const char *p[] = {cols[0].data, cols[1].data, cols[2].data};
+    PGresult *r = tb_db_exec(db, "intake_duplicate_batch", 3, p);
+    s_bufs_free(cols, 3);
+    if (!r)
+        return -1;
+    int rc = PQntuples(r) == (int)n ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        dup_ids[i] = PQgetisnull(r, (int)i, 0)
+                         ? ""
+                         : tb_arena_strdup(arena, PQgetvalue(r, (int)i, 0));
+        if (!dup_ids[i])
+            rc = -1;
+    }
+    PQclear(r);
+    return rc;
 }

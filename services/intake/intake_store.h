@@ -15,6 +15,7 @@
 
 #include "tb_arena.h"
 #include "tb_db.h"
+#include "feed.pb-c.h"
 #include "techbridge.pb-c.h"
 
 /*  The largest packed request body read back from the table. */
@@ -43,6 +44,36 @@ int intake_store_get_by_ref(tb_db_t *db, tb_arena_t *arena, const char *org_id,
     when (org.id, external_ref) is taken (nothing inserted), -1. */
 int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
                         const uint8_t *fingerprint, size_t fingerprint_len);
+
+/*  One submission of a group commit (see intake_store_insert_batch). */
+typedef struct {
+    const Techbridge__Request *req; /* id, status, version and times set */
+    const uint8_t *fingerprint;
+    size_t fingerprint_len;
+    const char *actor; /* of the history row */
+    const char *cid;
+    bool inserted; /* out: false when (org.id, external_ref) was taken */
+} intake_submission_t;
+
+/*  Inserts the requests of `subs` (in order) with one statement, each with its
+    history row (SUBMIT), in the caller's transaction. A request whose
+    (org.id, external_ref) is taken, also by an earlier one of the same batch,
+    is skipped with inserted false. Returns 0 or -1 (nothing inserted). */
+int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n);
+
+/*  Appends `n` events to `stream` in the caller's transaction with the protocol
+    of tb_feed_append (positions taken under the stream's row lock, so they
+    commit in order; seq, stream and at set in each event before it is packed;
+    one NOTIFY of the stream's channel), in two statements instead of 3 x n. */
+int intake_store_feed_append_batch(tb_db_t *db, const char *stream,
+                                   Techbridge__Event *const *events, size_t n);
+
+/*  intake_store_find_duplicate for `n` requests inserted together, in one
+    statement: dup_ids[i] (an arena string, "" when none) for reqs[i], which
+    does not see reqs[j] for j > i (as if they came one after the other). */
+int intake_store_find_duplicates_batch(tb_db_t *db, tb_arena_t *arena,
+                                       const Techbridge__Request *const *reqs, size_t n,
+                                       char **dup_ids);
 
 /*  The id of the open request (SUBMITTED, PUBLISHED, IN_NEGOTIATION) of
     `org_id`, other than `id`, whose title is most similar to `title` at or

@@ -42,8 +42,8 @@ int main(int argc, char **argv)
     else if (!(core = intake_core_new(tb_service_db(service)))) {
         tb_error("intake.start_failed", NULL, TB_S("reason", "out of memory"));
         code = 1;
-    } else if (tb_service_bind_api(service, tb_config_get(config, "api"),
-                                   intake_core_handle, core) != 0 ||
+    } else if (tb_service_bind_api_batch(service, tb_config_get(config, "api"),
+                                         intake_core_handle_batch, core) != 0 ||
                tb_service_serve_feed(service, TB_STREAM_REQUESTS,
                                      tb_config_get(config, "feed")) != 0 ||
                tb_service_every(service, (int)sweep_s * 1000, intake_core_sweep, core) !=

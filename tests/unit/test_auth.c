@@ -135,6 +135,8 @@ Test(auth, keys_file_bad_lines, .init = s_mkdir, .fini = s_rmdir)
     s_expect_bad(line, 4);
     snprintf(line, sizeof line, "%s acme/ltd", k);
     s_expect_bad(line, 4);
+    snprintf(line, sizeof line, "%s operators", k); /* the operators' topic */
+    s_expect_bad(line, 4);
     snprintf(line, sizeof line,
              "%s aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", k);
     s_expect_bad(line, 4); /* 65 characters */
@@ -276,17 +278,30 @@ typedef struct {
     char payload[80];
     int events; /* ZMQ_EVENT_* bits seen on the server */
     uint32_t last_protocol_error;
+    /* closed by the teardown even when an assertion ends a test early, or
+       zmq_ctx_term would wait for them forever */
+    void *clients[4];
+    int nclients;
+    void *ctx2;
+    tb_auth_t *auth2;
 } fx_t;
 
 static fx_t fx;
 
-static void *s_client(void)
+static void *s_client_in(void *ctx)
 {
-    void *s = zmq_socket(fx.ctx, ZMQ_DEALER);
+    cr_assert_lt(fx.nclients, 4);
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
     cr_assert_not_null(s);
+    fx.clients[fx.nclients++] = s;
     int zero = 0;
     cr_assert_eq(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
     return s;
+}
+
+static void *s_client(void)
+{
+    return s_client_in(fx.ctx);
 }
 
 static void s_send(void *client, const char *text)
@@ -295,7 +310,7 @@ static void s_send(void *client, const char *text)
     cr_assert_eq(zmq_send(client, text, strlen(text), ZMQ_DONTWAIT), (int)strlen(text));
 }
 
-static void s_setup(void)
+static void s_setup_with(bool feed)
 {
     s_mkdir();
     memset(&fx, 0, sizeof fx);
@@ -321,7 +336,10 @@ static void s_setup(void)
     fx.server = zmq_socket(fx.ctx, ZMQ_ROUTER);
     int zero = 0;
     cr_assert_eq(zmq_setsockopt(fx.server, ZMQ_LINGER, &zero, sizeof zero), 0);
-    cr_assert_eq(tb_auth_server_socket(fx.auth, fx.server), 0);
+    if (feed)
+        cr_assert_eq(tb_auth_feed_socket(fx.auth, fx.server), 0);
+    else
+        cr_assert_eq(tb_auth_server_socket(fx.auth, fx.server), 0);
     cr_assert_eq(zmq_bind(fx.server, "tcp://127.0.0.1:*"), 0);
     size_t len = sizeof fx.endpoint;
     cr_assert_eq(zmq_getsockopt(fx.server, ZMQ_LAST_ENDPOINT, fx.endpoint, &len), 0);
@@ -337,8 +355,24 @@ static void s_setup(void)
     cr_assert_eq(zmq_connect(fx.monitor, "inproc://test-monitor"), 0);
 }
 
+static void s_setup(void)
+{
+    s_setup_with(false);
+}
+
+/*  The server socket is an event feed. */
+static void s_setup_feed(void)
+{
+    s_setup_with(true);
+}
+
 static void s_teardown(void)
 {
+    for (int i = 0; i < fx.nclients; i++)
+        zmq_close(fx.clients[i]);
+    tb_auth_destroy(&fx.auth2);
+    if (fx.ctx2)
+        zmq_ctx_term(fx.ctx2);
     if (fx.monitor)
         zmq_close(fx.monitor);
     if (fx.server) {
@@ -448,7 +482,6 @@ Test(auth, listed_operator_key_is_admitted, .init = s_setup, .fini = s_teardown)
     tb_auth_counts(fx.auth, &admitted, &denied);
     cr_assert_eq(admitted, 1);
     cr_assert_eq(denied, 0);
-    zmq_close(c);
 }
 
 Test(auth, listed_org_key_gets_its_role, .init = s_setup, .fini = s_teardown)
@@ -459,26 +492,20 @@ Test(auth, listed_org_key_gets_its_role, .init = s_setup, .fini = s_teardown)
     cr_assert(s_pump(5000, s_got_message), "no message within 5 s");
     cr_assert_str_eq(fx.payload, "from org");
     cr_assert_str_eq(fx.user_id, ORG);
-    zmq_close(c);
 }
 
 /*  A consumer service (own context, the shared service key pair) connects to
     a producer's feed as a CURVE client and is the operator. */
 Test(auth, service_key_consumer_is_operator, .init = s_setup, .fini = s_teardown)
 {
-    void *ctx2 = zmq_ctx_new();
-    tb_auth_t *consumer = tb_auth_new(ctx2, s_path("keys"), s_path("service.key"));
-    cr_assert_not_null(consumer);
-    void *c = zmq_socket(ctx2, ZMQ_DEALER);
-    int zero = 0;
-    cr_assert_eq(zmq_setsockopt(c, ZMQ_LINGER, &zero, sizeof zero), 0);
-    cr_assert_eq(tb_auth_client_socket(consumer, c), 0);
+    fx.ctx2 = zmq_ctx_new();
+    fx.auth2 = tb_auth_new(fx.ctx2, s_path("keys"), s_path("service.key"));
+    cr_assert_not_null(fx.auth2);
+    void *c = s_client_in(fx.ctx2);
+    cr_assert_eq(tb_auth_client_socket(fx.auth2, c), 0);
     s_send(c, "feed hello");
     cr_assert(s_pump(5000, s_got_message), "no message within 5 s");
     cr_assert_str_eq(fx.user_id, "operator");
-    zmq_close(c);
-    tb_auth_destroy(&consumer);
-    zmq_ctx_term(ctx2);
 }
 
 Test(auth, unlisted_key_is_refused, .init = s_setup, .fini = s_teardown)
@@ -494,7 +521,6 @@ Test(auth, unlisted_key_is_refused, .init = s_setup, .fini = s_teardown)
     tb_auth_counts(fx.auth, &admitted, &denied);
     cr_assert_eq(admitted, 0);
     cr_assert_geq(denied, 1);
-    zmq_close(c);
 }
 
 Test(auth, client_without_curve_is_refused, .init = s_setup, .fini = s_teardown)
@@ -509,7 +535,6 @@ Test(auth, client_without_curve_is_refused, .init = s_setup, .fini = s_teardown)
     uint64_t admitted, denied;
     tb_auth_counts(fx.auth, &admitted, &denied);
     cr_assert_eq(admitted, 0);
-    zmq_close(c);
 }
 
 /*  A listed client that trusts the wrong server key cannot talk either (and
@@ -522,7 +547,36 @@ Test(auth, client_with_wrong_server_key_is_refused, .init = s_setup, .fini = s_t
     cr_assert(s_pump(5000, s_protocol_failed), "no handshake failure within 5 s");
     s_pump(300, NULL);
     cr_assert_eq(fx.messages, 0);
-    zmq_close(c);
+}
+
+/*  A feed admits the service key (consumers) and operators, never an
+    organisation, even one with a listed key. */
+Test(auth, feed_admits_only_operators, .init = s_setup_feed, .fini = s_teardown)
+{
+    void *org = s_client();
+    cr_assert_eq(tb_auth_client_setup(org, s_path("org.key"), fx.service_pub), 0);
+    s_send(org, "all events please");
+    cr_assert(s_pump(5000, s_denied), "no refusal within 5 s");
+    s_pump(300, NULL);
+    cr_assert_eq(fx.messages, 0, "the feed received: %s", fx.payload);
+
+    fx.ctx2 = zmq_ctx_new();
+    fx.auth2 = tb_auth_new(fx.ctx2, s_path("keys"), s_path("service.key"));
+    cr_assert_not_null(fx.auth2);
+    void *consumer = s_client_in(fx.ctx2);
+    cr_assert_eq(tb_auth_client_socket(fx.auth2, consumer), 0);
+    s_send(consumer, "fetch");
+    cr_assert(s_pump(5000, s_got_message), "no message within 5 s");
+    cr_assert_str_eq(fx.payload, "fetch");
+    cr_assert_str_eq(fx.user_id, "operator");
+
+    void *tbctl = s_client();
+    cr_assert_eq(tb_auth_client_setup(tbctl, s_path("tbctl.key"), fx.service_pub), 0);
+    fx.messages = 0;
+    s_send(tbctl, "operator fetch");
+    cr_assert(s_pump(5000, s_got_message), "no message within 5 s");
+    cr_assert_str_eq(fx.payload, "operator fetch");
+    cr_assert_str_eq(fx.user_id, "operator");
 }
 
 /*  Key rotation: a new key works after it is added and the list reloaded; a
@@ -540,14 +594,19 @@ Test(auth, reload_admits_a_new_key, .init = s_setup, .fini = s_teardown)
     s_send(c, "rotated");
     cr_assert(s_pump(5000, s_got_message), "no message within 5 s");
     cr_assert_str_eq(fx.user_id, ORG);
-    zmq_close(c);
 
     s_append(s_path("keys"), "not a key line\n");
     cr_assert_eq(tb_auth_reload(fx.auth), -1);
     cr_assert_eq(tb_auth_key_count(fx.auth), 4);
 }
 
-Test(auth, new_fails_on_bad_files, .init = s_mkdir, .fini = s_rmdir)
+static void s_setup_plain(void)
+{
+    s_mkdir();
+    memset(&fx, 0, sizeof fx);
+}
+
+Test(auth, new_fails_on_bad_files, .init = s_setup_plain, .fini = s_teardown)
 {
     char pub[41];
     s_keygen("service.key", pub);
@@ -557,15 +616,16 @@ Test(auth, new_fails_on_bad_files, .init = s_mkdir, .fini = s_rmdir)
     snprintf(text, sizeof text, "%s operator\n", pub);
     s_write(s_path("keys"), text);
 
-    void *ctx = zmq_ctx_new();
-    cr_assert_null(tb_auth_new(ctx, s_path("bad"), s_path("service.key")));
-    cr_assert_null(tb_auth_new(ctx, s_path("keys"), s_path("missing.key")));
-    cr_assert_null(tb_auth_new(ctx, NULL, s_path("service.key")));
-    tb_auth_t *auth = tb_auth_new(ctx, s_path("keys"), s_path("service.key"));
-    cr_assert_not_null(auth);
+    fx.ctx = zmq_ctx_new();
+    cr_assert_null(tb_auth_new(fx.ctx, s_path("bad"), s_path("service.key")));
+    cr_assert_null(tb_auth_new(fx.ctx, s_path("keys"), s_path("missing.key")));
+    cr_assert_null(tb_auth_new(fx.ctx, NULL, s_path("service.key")));
+    fx.auth = tb_auth_new(fx.ctx, s_path("keys"), s_path("service.key"));
+    cr_assert_not_null(fx.auth);
     /* One handler per context. */
-    cr_assert_null(tb_auth_new(ctx, s_path("keys"), s_path("service.key")));
-    tb_auth_destroy(&auth);
-    tb_auth_destroy(&auth);
-    zmq_ctx_term(ctx);
+    fx.auth2 = tb_auth_new(fx.ctx, s_path("keys"), s_path("service.key"));
+    cr_assert_null(fx.auth2);
+    tb_auth_destroy(&fx.auth);
+    cr_assert_null(fx.auth);
+    tb_auth_destroy(&fx.auth);
 }

@@ -1,0 +1,4 @@
+Â<
+tb-notification"
+notificationrequests
+ (*0.1.0

@@ -1,0 +1,2 @@
+bi
+$3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"€Œ¡Ë¶3jiangsu-drytech	(8Bc1è“¡Ë¶3operator (2ok8

@@ -1,0 +1,2 @@
+ú
+	operators

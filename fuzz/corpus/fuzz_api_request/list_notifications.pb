@@ -1,0 +1,2 @@
+	kz-timberò
+	kz-timberd

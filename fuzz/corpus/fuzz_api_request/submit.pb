@@ -1,0 +1,6 @@
+
+c-submitjiangsu-drytechR™
+–demo-offer-001"=
+jiangsu-drytechJiangsu DryTech Machinery Co.CN"Jiangsu*K
+Technology transfer desktt@jiangsu-drytech.example.cn+86 10 5555 010021Continuous vacuum drying line for hardwood lumber:mVacuum kiln line with heat recovery that dries oak and birch lumber three times faster than convection kilns.BwoodworkingJvacuum dryingJlumberJKiln JkilnPZ`j
+Ð†€‰zrbyrKZx€ØÁ¢Œ4

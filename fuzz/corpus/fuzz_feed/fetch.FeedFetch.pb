@@ -1,0 +1,2 @@
+
+requests)d ˆ'*matching2c-fetch

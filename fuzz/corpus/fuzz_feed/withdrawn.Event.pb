@@ -1,0 +1,5 @@
+2acme:gone@J“
+$3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5fdemo-offer-001"=
+jiangsu-drytechJiangsu DryTech Machinery Co.CN"Jiangsu*K
+Technology transfer desktt@jiangsu-drytech.example.cn+86 10 5555 010021Continuous vacuum drying line for hardwood lumber:mVacuum kiln line with heat recovery that dries oak and birch lumber three times faster than convection kilns.BwoodworkingJvacuum dryingJlumberJKiln JkilnPZ`j
+–ÜÄâzrbyrKZxÄÿ¡¢å4ÄàêÄå°À∂3òÄå°À∂3
