@@ -311,7 +311,7 @@ int main(int argc, char **argv)
     long clients = 1;
     double seconds = 10, warmup = 1;
     char tagbuf[32];
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--pgbench-script") == 0 && v)
@@ -334,7 +334,6 @@ int main(int argc, char **argv)
             s_usage();
             return 2;
         }
-        i++;
     }
     if (clients < 1 || clients > S_CLIENTS_MAX || seconds <= 0 || warmup < 0) {
         s_usage();
