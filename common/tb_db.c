@@ -566,3 +566,41 @@ PGconn *tb_db_conn(tb_db_t *self)
 {
     return self->conn;
 }
+
+static int s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+uint8_t *tb_db_bytea(tb_arena_t *arena, const PGresult *res, int row, int col, size_t max,
+                     size_t *len)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    /*  bytea_output is hex since PostgreSQL 9.0: "\x0a1b..." */
+    const char *text = PQgetvalue(res, row, col);
+    size_t text_len = (size_t)PQgetlength(res, row, col);
+    if (text_len < 2 || text[0] != '\\' || text[1] != 'x' || (text_len - 2) % 2 != 0)
+        return NULL;
+    size_t n = (text_len - 2) / 2;
+    if (n > max)
+        return NULL;
+    uint8_t *out = tb_arena_alloc(arena, n ? n : 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = s_hexval(text[2 + 2 * i]);
+        int lo = s_hexval(text[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return NULL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n;
+    return out;
+}

@@ -6,6 +6,10 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tb_arena.h"
 
 typedef struct tb_db_t tb_db_t;
 
@@ -44,9 +48,11 @@ PGresult *tb_db_exec(tb_db_t *self, const char *name, int nparams,
 /*  The same with parameters of given lengths and formats (1 = binary), e.g. a
     bytea event payload. */
 PGresult *tb_db_exec_bin(tb_db_t *self, const char *name, int nparams,
-                         const char *const *values, const int *lengths, const int *formats);
+                         const char *const *values, const int *lengths,
+                         const int *formats);
 /*  Runs SQL text with parameters (PQexecParams: one statement only). */
-PGresult *tb_db_query(tb_db_t *self, const char *sql, int nparams, const char *const *values);
+PGresult *tb_db_query(tb_db_t *self, const char *sql, int nparams,
+                      const char *const *values);
 
 /*  Transactions. begin/commit/rollback return 0 or -1. Commit failing with a
     broken session means the outcome is unknown: the caller's retry must be
@@ -72,6 +78,11 @@ int tb_db_socket(const tb_db_t *self);
 /*  Reads what the socket has and returns the number of NOTIFYs received since
     the last call (their payloads are not needed: a notify is only a hint). */
 int tb_db_drain_notifies(tb_db_t *self);
+
+/*  A bytea column of a text-format result, decoded into the arena. NULL when
+    the value is NULL, malformed, over `max` bytes or past the arena's cap. */
+uint8_t *tb_db_bytea(tb_arena_t *arena, const PGresult *res, int row, int col, size_t max,
+                     size_t *len);
 
 /*  Counters for the stats line. */
 long tb_db_round_trips(const tb_db_t *self);

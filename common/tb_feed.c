@@ -86,38 +86,6 @@ static PGresult *s_exec(tb_db_t *db, s_query_t q, int nparams, const char *const
 
 /* ---- helpers ---- */
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/*  Decodes a bytea in hex text output ("\x0a1b...") into the arena. */
-static uint8_t *s_bytea_decode(tb_arena_t *arena, const char *text, size_t *len)
-{
-    size_t n = strlen(text);
-    if (n < 2 || text[0] != '\\' || text[1] != 'x' || (n - 2) % 2 != 0)
-        return NULL;
-    size_t out_len = (n - 2) / 2;
-    uint8_t *out = tb_arena_alloc(arena, out_len ? out_len : 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < out_len; i++) {
-        int hi = s_hexval(text[2 + 2 * i]);
-        int lo = s_hexval(text[3 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return NULL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = out_len;
-    return out;
-}
-
 static int s_parse_i64(const char *s, int64_t *out)
 {
     char *end = NULL;
@@ -246,7 +214,7 @@ static int s_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t af
         size_t len = 0;
         if (s_parse_i64(PQgetvalue(res, i, 0), &seq) < 0)
             goto bad;
-        uint8_t *data = s_bytea_decode(arena, PQgetvalue(res, i, 1), &len);
+        uint8_t *data = tb_db_bytea(arena, res, i, 1, TB_FEED_EVENT_MAX, &len);
         if (!data)
             goto bad;
         Techbridge__Event *ev = (Techbridge__Event *)tb_wire_unpack(

@@ -65,38 +65,6 @@ static int64_t s_int64(const PGresult *res, int row, int col)
     return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/*  Decodes a bytea in PostgreSQL's text hex form ("\x0a1b...") into the arena. */
-static uint8_t *s_bytea(tb_arena_t *arena, const char *text, size_t text_len, size_t *len)
-{
-    if (text_len < 2 || text[0] != '\\' || text[1] != 'x' || (text_len - 2) % 2 != 0)
-        return NULL;
-    size_t n = (text_len - 2) / 2;
-    if (n > S_PAYLOAD_MAX)
-        return NULL;
-    uint8_t *out = tb_arena_alloc(arena, n ? n : 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi = s_hexval(text[2 + 2 * i]), lo = s_hexval(text[3 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return NULL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n;
-    return out;
-}
-
 int notification_store_insert(tb_db_t *db, tb_arena_t *arena, Techbridge__Notification *n,
                               bool *created, uint8_t **packed, size_t *packed_len)
 {
@@ -183,8 +151,7 @@ int notification_store_list(tb_db_t *db, tb_arena_t *arena, const char *recipien
     size_t used = 0;
     for (int i = 0; i < rows; i++) {
         size_t len = 0;
-        uint8_t *data =
-            s_bytea(arena, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), &len);
+        uint8_t *data = tb_db_bytea(arena, res, i, 1, S_PAYLOAD_MAX, &len);
         if (!data) {
             tb_error("notification.payload_unreadable", NULL,
                      TB_S("recipient", recipient), TB_I("seq", s_int64(res, i, 0)));
