@@ -21,16 +21,24 @@ CREATE TABLE matching_requests (
     contact_phone    text        NOT NULL DEFAULT '',
     title            text        NOT NULL DEFAULT '',
     summary          text        NOT NULL DEFAULT '',
-    -- keywords and title weigh A, the summary B (for ts_rank_cd ordering only).
+    -- keywords and title weigh A, the summary B; the source of `terms`.
     tsv              tsvector    NOT NULL,
     -- tsvector_to_array(tsv): the stemmed terms the scorer compares.
     terms            text[]      NOT NULL DEFAULT '{}',
     version          bigint      NOT NULL,
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX matching_requests_tsv ON matching_requests USING gin (tsv);
-CREATE INDEX matching_requests_keywords ON matching_requests USING gin (keywords);
-CREATE INDEX matching_requests_kind_status_sector ON matching_requests (kind, status, sector);
+-- Candidate retrieval (docs/scoring.md), both branches bounded:
+-- text: published offers (kind 1) / needs (kind 2) holding a given term. One
+-- partial index per kind so that a lookup reads only rows of the kind it wants;
+-- fastupdate off so that a lookup never scans a long pending list.
+CREATE INDEX matching_requests_terms_offers ON matching_requests USING gin (terms)
+    WITH (fastupdate = off) WHERE status = 2 AND kind = 1;
+CREATE INDEX matching_requests_terms_needs ON matching_requests USING gin (terms)
+    WITH (fastupdate = off) WHERE status = 2 AND kind = 2;
+-- sector: the most recently updated published requests of a kind and sector.
+CREATE INDEX matching_requests_sector_recent
+    ON matching_requests (kind, status, sector, updated_at, id);
 
 -- Document frequency of each term over the PUBLISHED requests, kept in the
 -- consumer's transaction when a request enters, leaves or is edited while

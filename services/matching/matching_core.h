@@ -17,7 +17,7 @@
 #define MATCHING_THRESHOLD_DEFAULT 0.35
 #define MATCHING_TOP_K_DEFAULT     20
 /*  Candidates retrieved (by index) per request before scoring. */
-#define MATCHING_RETRIEVE_LIMIT 300
+#define MATCHING_RETRIEVE_LIMIT 200
 
 typedef struct matching_core_t matching_core_t;
 
@@ -40,9 +40,11 @@ typedef struct {
 /*  Finds and scores the candidates of `r` (indexed retrieval, or with `naive` a
     scan of every published request of the other kind) and keeps those at or
     above `threshold`, best first (ties by id), at most `top_k`. The code path of
-    the service, exposed for the benchmark. Returns 0 or -1. */
+    the service, exposed for the benchmark; *n_candidates (when not NULL) is how
+    many candidates were scored. Returns 0 or -1. */
 int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool naive,
-                  double threshold, int top_k, matching_hit_t **hits, size_t *n_hits);
+                  double threshold, int top_k, matching_hit_t **hits, size_t *n_hits,
+                  size_t *n_candidates);
 
 /*  Scores `a` against `b` whichever is the offer. */
 int matching_score_pair(const matching_req_t *a, const matching_req_t *b,

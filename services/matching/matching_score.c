@@ -250,5 +250,9 @@ int matching_score(const matching_side_t *offer, const matching_side_t *need,
                  MATCHING_W_TRL * v_trl + MATCHING_W_COOPERATION * v_coop +
                  MATCHING_W_GEOGRAPHY * v_geo;
     out->score = matching_round4(sum);
+    if (v_text < MATCHING_MIN_TEXT) {
+        out->matchable = false;
+        out->score = 0;
+    }
     return 0;
 }

@@ -2,7 +2,11 @@
     pure, deterministic function over plain structs: no socket, no database.
     docs/scoring.md documents the formula with a worked example.
 
-    score = 0.25 sector + 0.40 text + 0.15 trl + 0.10 cooperation + 0.10 geography
+    score = 0.20 sector + 0.50 text + 0.15 trl + 0.10 cooperation + 0.05 geography
+
+    and a pair whose text value is below 0.10 is no match (matchable false,
+    score 0): the other components rank pairs that talk about the same thing,
+    they do not make a match on their own.
 
     sector       1.0 same code, 0.5 related (either side's `related` list names
                  the other), 0 otherwise.
@@ -25,14 +29,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MATCHING_W_SECTOR      0.25
-#define MATCHING_W_TEXT        0.40
+#define MATCHING_W_SECTOR      0.20
+#define MATCHING_W_TEXT        0.50
 #define MATCHING_W_TRL         0.15
 #define MATCHING_W_COOPERATION 0.10
-#define MATCHING_W_GEOGRAPHY   0.10
+#define MATCHING_W_GEOGRAPHY   0.05
 #define MATCHING_TRL_STEP      0.34
-#define MATCHING_SHARED_MAX    10
-#define MATCHING_COMPONENTS    5
+/*  A pair whose text value is below this is no match, whatever the rest. */
+#define MATCHING_MIN_TEXT 0.10
+/*  The same numbers as SQL text, for candidate retrieval's score estimate
+    (matching_store.c); keep them equal to the ones above. */
+#define MATCHING_Q_W_SECTOR "0.20"
+#define MATCHING_Q_W_TEXT   "0.50"
+#define MATCHING_Q_W_TRL    "0.15"
+#define MATCHING_Q_TRL_STEP "0.34"
+#define MATCHING_SHARED_MAX 10
+#define MATCHING_COMPONENTS 5
 
 /*  One request as the scorer sees it. Strings and arrays are borrowed. */
 typedef struct {
@@ -69,7 +81,8 @@ typedef struct {
 } matching_reason_t;
 
 typedef struct {
-    bool matchable; /* false for two requests of the same organisation */
+    bool matchable; /* false for two requests of the same organisation, or when
+                       text < MATCHING_MIN_TEXT (reasons are filled then) */
     double score;   /* rounded to 4 decimals; 0 when !matchable */
     matching_reason_t reasons[MATCHING_COMPONENTS];
     size_t n_reasons;

@@ -10,10 +10,7 @@
 #include "tb_log.h"
 #include "tb_wire.h"
 
-/*  How many of a request's rarest terms go into its OR text query. */
-#define MATCHING_QUERY_TERMS     32
-#define MATCHING_QUERY_MIN_TERMS 4
-#define MATCHING_REASONS_MAX     (64 * 1024)
+#define MATCHING_REASONS_MAX (64 * 1024)
 
 #define REQ_COLS                                                                         \
     "r.id, r.kind, r.org_id, r.status, r.sector, coalesce(s.related, '{}'), "            \
@@ -35,6 +32,34 @@
     "FROM matching_matches m JOIN matching_requests o ON o.id = m.offer_id "             \
     "JOIN matching_requests n ON n.id = m.need_id "
 
+/*  Candidates of kind KIND (a literal, so that the partial GIN index of that
+    kind applies), two bounded, index-driven branches in one round trip:
+    text:   for each query term ($3, idf $4) the published requests holding it
+            (GIN), grouped: at most $5, best first by an estimate of the score
+            from the terms they hold (idf sum / the request's total idf $8),
+            sector and TRL fit (TRL_BELOW: levels below the need's minimum);
+    sector: at most $9 of sector $6, most recently updated first (btree).
+    $1 kind (again, for the plan), $2 org of the request, $7 its TRL. */
+#define CANDIDATES_SQL(KIND, TRL_BELOW)                                                  \
+    "WITH c AS ((SELECT m.id FROM unnest($3::text[], $4::float8[]) AS q(t, w) "          \
+    "CROSS JOIN LATERAL (SELECT r.id, " STRINGIFY_FIT(                                   \
+        TRL_BELOW) " AS fit "                                                            \
+                   "FROM matching_requests r WHERE r.status = 2 AND r.kind = " KIND " "  \
+                   "AND r.terms @> ARRAY[q.t] AND r.org_id <> $2::text) m "              \
+                   "GROUP BY m.id ORDER BY " MATCHING_Q_W_TEXT                           \
+                   " * least(1, sum(q.w) / $8::float8) "                                 \
+                   "+ max(m.fit) DESC, m.id LIMIT $5::int) "                             \
+                   "UNION (SELECT r.id FROM matching_requests r WHERE r.kind = " KIND    \
+                   " "                                                                   \
+                   "AND r.status = 2 AND r.sector = $6::text AND r.org_id <> $2::text "  \
+                   "AND $1::int = " KIND                                                 \
+                   " ORDER BY r.updated_at DESC, r.id DESC LIMIT $9::int)) "             \
+                   "SELECT " REQ_COLS "FROM c JOIN matching_requests r ON r.id = c.id "  \
+                   "LEFT JOIN sectors s ON s.code = r.sector ORDER BY r.id"
+#define STRINGIFY_FIT(TRL_BELOW)                                                         \
+    MATCHING_Q_W_SECTOR " * (r.sector = $6::text)::int + " MATCHING_Q_W_TRL              \
+                        " * greatest(0, 1 - " MATCHING_Q_TRL_STEP " * " TRL_BELOW ")"
+
 typedef enum {
     Q_OLD,
     Q_DF_DEC,
@@ -42,7 +67,8 @@ typedef enum {
     Q_CORPUS_ADD,
     Q_UPSERT,
     Q_LOAD,
-    Q_CANDIDATES,
+    Q_CANDIDATES_OFFERS,
+    Q_CANDIDATES_NEEDS,
     Q_NAIVE,
     Q_DF,
     Q_N,
@@ -98,14 +124,10 @@ static const struct {
          "version = EXCLUDED.version, updated_at = now()"},
     [Q_LOAD] = {"matching_load", "SELECT " REQ_COLS REQ_FROM
                                  "WHERE r.id = ANY ($1::uuid[]) ORDER BY r.id"},
-    [Q_CANDIDATES] = {"matching_candidates",
-                      "SELECT " REQ_COLS REQ_FROM
-                      "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text "
-                      "AND (r.keywords && $3::text[] OR r.tsv @@ $4::tsquery "
-                      "OR r.sector = $5::text) "
-                      "ORDER BY (r.sector = $5::text)::int * 0.25 + "
-                      "0.4 * coalesce(ts_rank_cd(r.tsv, $4::tsquery, 32), 0) DESC, r.id "
-                      "LIMIT $6::int"},
+    [Q_CANDIDATES_OFFERS] = {"matching_candidates_offers",
+                             CANDIDATES_SQL("1", "greatest(0, $7::int - r.trl)")},
+    [Q_CANDIDATES_NEEDS] = {"matching_candidates_needs",
+                            CANDIDATES_SQL("2", "greatest(0, r.trl - $7::int)")},
     [Q_NAIVE] = {"matching_naive",
                  "SELECT " REQ_COLS REQ_FROM
                  "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text"},
@@ -487,54 +509,51 @@ static int s_cmp_rare(const void *a, const void *b)
     return strcmp(x->term, y->term);
 }
 
-/*  The OR text query of r's rarest terms, as tsquery input: 'a' | 'b''c'.
-    Lexemes are quoted so that they go in as they are (already stemmed). NULL
-    when r has no terms. */
-static char *s_or_query(tb_arena_t *arena, const matching_req_t *r,
-                        const matching_dfmap_t *dfmap)
+/*  The query terms of r: its rarest terms (lowest df first), at most
+    MATCHING_QUERY_TERMS, and no more once their df add up to
+    MATCHING_QUERY_DF_BUDGET, as two array literals: the terms and their idf;
+    *total_idf is the idf sum of all of r's terms. Terms only r holds (df <= 1
+    for a published r) find nothing and are left out. */
+static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
+                         const matching_dfmap_t *dfmap, char **terms_out,
+                         char **weights_out, double *total_idf)
 {
-    if (r->n_terms == 0)
-        return NULL;
-    s_term_df_t *v = tb_arena_alloc(arena, sizeof *v * r->n_terms);
-    if (!v)
-        return NULL;
-    size_t cap = 1;
+    s_term_df_t *v = tb_arena_alloc(arena, sizeof *v * (r->n_terms ? r->n_terms : 1));
+    const char **t = tb_arena_alloc(arena, sizeof *t * MATCHING_QUERY_TERMS);
+    char *w = tb_arena_alloc(arena, 3 + MATCHING_QUERY_TERMS * 24);
+    if (!v || !t || !w)
+        return -1;
+    *total_idf = 0;
+    long self = r->status == TECHBRIDGE__STATUS__PUBLISHED ? 1 : 0;
+    size_t nv = 0;
     for (size_t i = 0; i < r->n_terms; i++) {
-        v[i].term = r->terms[i];
-        v[i].df = dfmap ? matching_dfmap_lookup(r->terms[i], (void *)dfmap) : 0;
+        long df = dfmap ? matching_dfmap_lookup(r->terms[i], (void *)dfmap) : 0;
+        *total_idf += matching_idf(df, dfmap ? dfmap->n_docs : 1);
+        if (dfmap && df <= self)
+            continue;
+        v[nv].term = r->terms[i];
+        v[nv++].df = df;
     }
-    qsort(v, r->n_terms, sizeof *v, s_cmp_rare);
-    size_t n = r->n_terms < MATCHING_QUERY_TERMS ? r->n_terms : MATCHING_QUERY_TERMS;
-    /*  Terms in more than 2% of the corpus are nearly stop words: they
-        weigh little and would make the query match everything. Keep a few
-        rarest ones anyway. */
-    long common = dfmap && dfmap->n_docs > 0 ? dfmap->n_docs / 50 : 0;
-    for (size_t i = MATCHING_QUERY_MIN_TERMS; common > 0 && i < n; i++)
-        if (v[i].df > common) {
-            n = i;
+    qsort(v, nv, sizeof *v, s_cmp_rare);
+    long n_docs = dfmap ? dfmap->n_docs : 1, budget = 0;
+    size_t n = 0;
+    char *p = w;
+    *p++ = '{';
+    for (size_t i = 0; i < nv && n < MATCHING_QUERY_TERMS; i++) {
+        if (i > 0 && strcmp(v[i].term, v[i - 1].term) == 0)
+            continue;
+        if (budget + v[i].df > MATCHING_QUERY_DF_BUDGET)
             break;
-        }
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(v[i].term) + 6;
-    char *out = tb_arena_alloc(arena, cap);
-    if (!out)
-        return NULL;
-    char *p = out;
-    for (size_t i = 0; i < n; i++) {
-        if (i) {
-            memcpy(p, " | ", 3);
-            p += 3;
-        }
-        *p++ = '\'';
-        for (const char *s = v[i].term; *s; s++) {
-            if (*s == '\'' || *s == '\\')
-                *p++ = *s;
-            *p++ = *s;
-        }
-        *p++ = '\'';
+        budget += v[i].df;
+        t[n] = v[i].term;
+        p += sprintf(p, "%s%.6f", n ? "," : "", matching_idf(v[i].df, n_docs));
+        n++;
     }
+    *p++ = '}';
     *p = '\0';
-    return out;
+    *terms_out = s_array_literal(arena, t, n);
+    *weights_out = w;
+    return *terms_out ? 0 : -1;
 }
 
 int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r,
@@ -551,13 +570,19 @@ int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req
         const char *p[] = {kind_s, r->org_id};
         res = s_exec(db, Q_NAIVE, 2, p);
     } else {
-        const char *kw =
-            s_array_literal(arena, (const char *const *)r->keywords, r->n_keywords);
-        if (!kw)
+        char *terms = NULL, *weights = NULL, sector_limit_s[16], trl_s[16], total_s[32];
+        double total = 0;
+        if (s_query_terms(arena, r, dfmap, &terms, &weights, &total) < 0)
             return -1;
-        const char *p[] = {kind_s,    r->org_id, kw, s_or_query(arena, r, dfmap),
-                           r->sector, limit_s};
-        res = s_exec(db, Q_CANDIDATES, 6, p);
+        snprintf(sector_limit_s, sizeof sector_limit_s, "%d", MATCHING_SECTOR_LIMIT);
+        snprintf(trl_s, sizeof trl_s, "%d", r->trl);
+        snprintf(total_s, sizeof total_s, "%.6f", total > 0 ? total : 1.0);
+        const char *p[] = {kind_s,    r->org_id, terms,   weights,       limit_s,
+                           r->sector, trl_s,     total_s, sector_limit_s};
+        res = s_exec(db,
+                     r->kind == TECHBRIDGE__KIND__OFFER ? Q_CANDIDATES_NEEDS
+                                                        : Q_CANDIDATES_OFFERS,
+                     9, p);
     }
     if (!res)
         return -1;

@@ -59,11 +59,21 @@ int matching_store_upsert(tb_db_t *db, const Techbridge__Request *r, int *old_st
 int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
                         size_t n_ids, matching_req_t **out, size_t *n_out);
 
+/*  Candidate retrieval (docs/scoring.md): the text branch looks up the
+    request's rarest terms, at most MATCHING_QUERY_TERMS of them and no more once
+    their document frequencies would add up to more than MATCHING_QUERY_DF_BUDGET
+    (this bounds the rows the text branch reads); the sector branch adds up to
+    MATCHING_SECTOR_LIMIT same-sector requests, most recently updated first. */
+#define MATCHING_QUERY_TERMS     12
+#define MATCHING_QUERY_DF_BUDGET 3000
+#define MATCHING_SECTOR_LIMIT    50
+
 /*  Candidates for `r`: published requests of the other kind and another
-    organisation that share a keyword, match the OR-query of r's rarest terms,
-    or are in the same sector, best text rank first, at most `limit`. With
-    `naive`, every published request of the other kind and another organisation
-    (a full scan, for the benchmark). `dfmap` holds the df of r's terms. */
+    organisation, by index: at most `limit` that hold one of r's query terms
+    (best first by the idf of the query terms they hold), plus at most
+    MATCHING_SECTOR_LIMIT of r's sector; ordered by id. With `naive`, every
+    published request of the other kind and another organisation (a full scan,
+    for the benchmark). `dfmap` holds the df of r's terms. */
 int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r,
                               const matching_dfmap_t *dfmap, int limit, bool naive,
                               matching_req_t **out, size_t *n_out);

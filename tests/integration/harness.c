@@ -290,6 +290,14 @@ int tb_test_pg_stop(void)
     return s_pg_ctl(args);
 }
 
+int tb_test_pg_restart_immediate(void)
+{
+    const char *args[] = {"stop", "-m", "immediate", "-w", "-t", "30", NULL};
+    if (s_pg_ctl(args) != 0)
+        return -1;
+    return tb_test_pg_start();
+}
+
 int tb_test_pg_start(void)
 {
     char log[600];

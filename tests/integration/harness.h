@@ -41,6 +41,10 @@ int tb_test_pg_stop(void);
 int tb_test_pg_start(void);
 /*  True when the restart helpers have what they need (env set). */
 bool tb_test_pg_can_restart(void);
+/*  Crash-restarts that server: `pg_ctl stop -m immediate` (no shutdown
+    checkpoint, clients cut off mid-transaction, crash recovery on start), then
+    tb_test_pg_start. Returns 0 or -1. */
+int tb_test_pg_restart_immediate(void);
 
 /* ---- time, ports, conditions ---- */
 
