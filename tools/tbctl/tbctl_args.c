@@ -220,7 +220,7 @@ int tbctl_parse_int(const char *what, const char *s, int64_t min, int64_t max,
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        char detail[96];
+        char detail[256];
         snprintf(detail, sizeof detail, "%s must be an integer in [%lld, %lld]", what,
                  (long long)min, (long long)max);
         tbctl_usage_error(detail, s);
