@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "tb_log.h"
+#include "tb_pgarray.h"
 #include "tb_util.h"
 #include "tb_wire.h"
 
@@ -33,7 +34,6 @@
 typedef enum {
     Q_BUMP,
     Q_INSERT,
-    Q_NOTIFY,
     Q_HEAD,
     Q_CURSOR,
     Q_READ,
@@ -47,14 +47,19 @@ static const struct {
     const char *name;
     const char *sql;
 } s_queries[Q_COUNT] = {
+    /*  The stream's row lock, held to commit, orders positions. */
     [Q_BUMP] = {"tb_feed_bump",
-                "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, 1) "
-                "ON CONFLICT (stream) DO UPDATE SET last_seq = feed_streams.last_seq + 1 "
+                "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, $2::bigint) "
+                "ON CONFLICT (stream) DO UPDATE "
+                "SET last_seq = feed_streams.last_seq + $2::bigint "
                 "RETURNING last_seq"},
+    /*  The NOTIFY is delivered at commit: it wakes the feed servers. */
     [Q_INSERT] = {"tb_feed_insert",
-                  "INSERT INTO feed_events (stream, seq, type, payload) "
-                  "VALUES ($1, $2::bigint, $3::int, $4::bytea)"},
-    [Q_NOTIFY] = {"tb_feed_notify", "SELECT pg_notify($1, $2)"},
+                  "WITH e AS ("
+                  " INSERT INTO feed_events (stream, seq, type, payload)"
+                  " SELECT $1, $2::bigint + o - 1, t, decode(p, 'hex')"
+                  " FROM unnest($3::int[], $4::text[]) WITH ORDINALITY AS x(t, p, o))"
+                  " SELECT pg_notify($5, $6)"},
     [Q_HEAD] = {"tb_feed_head", "SELECT last_seq FROM feed_streams WHERE stream = $1"},
     [Q_CURSOR] =
         {"tb_feed_cursor",
@@ -117,52 +122,65 @@ static int s_scalar(tb_db_t *db, s_query_t q, int n, const char *const *values,
 
 int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event)
 {
-    int64_t seq = 0;
-    const char *bump[] = {stream};
-    if (s_scalar(db, Q_BUMP, 1, bump, -1, &seq) < 0 || seq <= 0)
-        return -1;
+    return tb_feed_append_many(db, stream, &event, 1);
+}
 
-    event->seq = seq;
-    event->stream = (char *)stream;
-    event->at = tb_now_ms();
-
-    size_t len = protobuf_c_message_get_packed_size(&event->base);
-    uint8_t *packed = malloc(len ? len : 1);
-    char *hex = malloc(2 * len + 3);
-    if (!packed || !hex) {
+/*  The events' types and packed bodies as two array literals. */
+static int s_event_arrays(const char *stream, int64_t first,
+                          Techbridge__Event *const *events, size_t n, tb_pgarray_t *types,
+                          tb_pgarray_t *bodies)
+{
+    int64_t at = tb_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        Techbridge__Event *ev = events[i];
+        ev->seq = first + (int64_t)i;
+        ev->stream = (char *)stream;
+        ev->at = at;
+        size_t len = protobuf_c_message_get_packed_size(&ev->base);
+        uint8_t *packed = malloc(len ? len : 1);
+        if (!packed)
+            return -1;
+        protobuf_c_message_pack(&ev->base, packed);
+        tb_pgarray_int(types, (int64_t)ev->type);
+        tb_pgarray_hex(bodies, packed, len);
         free(packed);
-        free(hex);
-        return -1;
     }
-    protobuf_c_message_pack(&event->base, packed);
-    static const char digits[] = "0123456789abcdef";
-    hex[0] = '\\';
-    hex[1] = 'x';
-    for (size_t i = 0; i < len; i++) {
-        hex[2 + 2 * i] = digits[packed[i] >> 4];
-        hex[3 + 2 * i] = digits[packed[i] & 15];
-    }
-    hex[2 + 2 * len] = '\0';
-    free(packed);
-
-    char seq_s[24], type_s[16];
-    snprintf(seq_s, sizeof seq_s, "%lld", (long long)seq);
-    snprintf(type_s, sizeof type_s, "%d", (int)event->type);
-    const char *ins[] = {stream, seq_s, type_s, hex};
-    PGresult *res = s_exec(db, Q_INSERT, 4, ins);
-    free(hex);
-    if (!res)
-        return -1;
-    PQclear(res);
-
-    char channel[128];
-    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
-    const char *notify[] = {channel, seq_s};
-    res = s_exec(db, Q_NOTIFY, 2, notify);
-    if (!res)
-        return -1;
-    PQclear(res);
     return 0;
+}
+
+int tb_feed_append_many(tb_db_t *db, const char *stream, Techbridge__Event *const *events,
+                        size_t n)
+{
+    if (n == 0)
+        return 0;
+    char count[24];
+    snprintf(count, sizeof count, "%zu", n);
+    const char *bump[] = {stream, count};
+    int64_t last = 0;
+    if (s_scalar(db, Q_BUMP, 2, bump, -1, &last) < 0 || last < (int64_t)n)
+        return -1;
+    int64_t first = last - (int64_t)n + 1;
+
+    tb_pgarray_t *types = tb_pgarray_new();
+    tb_pgarray_t *bodies = tb_pgarray_new();
+    int rc = -1;
+    if (types && bodies && s_event_arrays(stream, first, events, n, types, bodies) == 0) {
+        char channel[128], first_s[24], last_s[24];
+        snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+        snprintf(first_s, sizeof first_s, "%lld", (long long)first);
+        snprintf(last_s, sizeof last_s, "%lld", (long long)last);
+        const char *p[] = {
+            stream,  first_s, tb_pgarray_literal(types), tb_pgarray_literal(bodies),
+            channel, last_s};
+        if (p[2] && p[3]) {
+            PGresult *res = s_exec(db, Q_INSERT, 6, p);
+            rc = res ? 0 : -1;
+            PQclear(res);
+        }
+    }
+    tb_pgarray_destroy(&types);
+    tb_pgarray_destroy(&bodies);
+    return rc;
 }
 
 int64_t tb_feed_head(tb_db_t *db, const char *stream)

@@ -38,6 +38,11 @@
     event->seq, event->stream and event->at. Returns 0 or -1 (tb_db_error tells). */
 int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event);
 
+/*  The same for n events in one round of statements (a group commit): they get
+    consecutive positions in array order. Returns 0 or -1. */
+int tb_feed_append_many(tb_db_t *db, const char *stream, Techbridge__Event *const *events,
+                        size_t n);
+
 /*  The stream's last committed position (0 when empty), or -1 on failure. */
 int64_t tb_feed_head(tb_db_t *db, const char *stream);
 
@@ -73,8 +78,9 @@ typedef void (*tb_feed_committed_fn)(const Techbridge__Event *event, void *arg);
     `setup`, which may be NULL. */
 tb_feed_consumer_t *tb_feed_consumer_new(void *zmq_ctx, tb_db_t *db, const char *name,
                                          const char *stream, const char *endpoint,
-                                         tb_feed_apply_fn fn, tb_feed_committed_fn committed,
-                                         void *arg, int (*setup)(void *socket, void *arg),
+                                         tb_feed_apply_fn fn,
+                                         tb_feed_committed_fn committed, void *arg,
+                                         int (*setup)(void *socket, void *arg),
                                          void *setup_arg);
 void tb_feed_consumer_destroy(tb_feed_consumer_t **self_p);
 /*  The DEALER socket, for the poll set. */

@@ -808,7 +808,7 @@ static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission
             goto fail;
         reqs[m++] = p[i].req;
     }
-    if (intake_store_feed_append_batch(db, TB_STREAM_REQUESTS, events, m) != 0)
+    if (tb_feed_append_many(db, TB_STREAM_REQUESTS, events, m) != 0)
         goto fail;
     if (intake_store_find_duplicates_batch(db, tmp, reqs, m, found) != 0)
         goto fail;

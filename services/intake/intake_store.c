@@ -1,6 +1,8 @@
 /*  intake_store: the SQL of tb-intake. See intake_store.h. */
 #include "intake_store.h"
 
+#include "tb_pgarray.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,17 +118,6 @@ static const s_stmt_t s_stmts[] = {
      "  FROM b JOIN ins ON ins.id = b.id ORDER BY b.ord"
      "  RETURNING request_id)"
      " SELECT request_id::text FROM hist"},
-    /* The outbox protocol of tb_feed_append (tb_feed.c), for n events at once. */
-    {"intake_feed_bump",
-     "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, $2::bigint)"
-     " ON CONFLICT (stream) DO UPDATE SET last_seq = feed_streams.last_seq + $2::bigint"
-     " RETURNING last_seq"},
-    {"intake_feed_insert",
-     "WITH e AS ("
-     "  INSERT INTO feed_events (stream, seq, type, payload)"
-     "  SELECT $1, s, t, decode(p, 'hex')"
-     "  FROM unnest($2::bigint[], $3::int[], $4::text[]) AS x(s, t, p))"
-     " SELECT pg_notify($5, $6)"},
     {"intake_duplicate_batch",
      "SELECT d.id FROM unnest($1::text[], $2::uuid[], $3::text[])"
      "   WITH ORDINALITY AS b(org_id, id, title, ord)"
@@ -590,107 +581,15 @@ void intake_store_free_sectors(char **codes, size_t count)
 
 /* ---- group commit ---- */
 
-/*  A growing heap string for array literals. `failed` sticks once set. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} s_buf_t;
-
-static void s_buf_put(s_buf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) {
-            b->failed = true;
-            return;
-        }
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-/*  Starts element i of an array literal: "{" or ",". */
-static void s_arr_next(s_buf_t *b, size_t i)
-{
-    s_buf_put(b, i == 0 ? "{" : ",", 1);
-}
-
-/*  Ends an array literal ("{}" when empty). */
-static void s_arr_end(s_buf_t *b, size_t n)
-{
-    s_buf_put(b, n == 0 ? "{}" : "}", n == 0 ? 2 : 1);
-}
-
-/*  A quoted element: any text, with " and \ escaped (the array literal syntax;
-    the literal travels as a parameter, never in SQL text). */
-static void s_arr_text(s_buf_t *b, const char *s)
-{
-    s_buf_put(b, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            s_buf_put(b, run, (size_t)(s - run));
-            s_buf_put(b, "\\", 1);
-            run = s;
-        }
-    }
-    s_buf_put(b, run, (size_t)(s - run));
-    s_buf_put(b, "\"", 1);
-}
-
-static void s_arr_i64(s_buf_t *b, int64_t v)
-{
-    char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
-    s_buf_put(b, num, (size_t)n);
-}
-
-/*  Bytes as a hex element (decoded with decode(x, 'hex') in SQL). */
-static void s_arr_hex(s_buf_t *b, const uint8_t *p, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    char chunk[128];
-    size_t k = 0;
-    for (size_t i = 0; i < len; i++) {
-        chunk[k++] = digits[p[i] >> 4];
-        chunk[k++] = digits[p[i] & 15];
-        if (k == sizeof chunk) {
-            s_buf_put(b, chunk, k);
-            k = 0;
-        }
-    }
-    s_buf_put(b, chunk, k);
-}
-
-static void s_bufs_free(s_buf_t *bufs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(bufs[i].data);
-}
-
-static bool s_bufs_failed(const s_buf_t *bufs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (bufs[i].failed || !bufs[i].data)
-            return true;
-    return false;
-}
-
 int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n)
 {
     enum { NCOLS = 17 };
-    s_buf_t cols[NCOLS] = {0};
+    tb_pgarray_t *cols[NCOLS] = {0};
     tb_arena_t *arena = tb_arena_new(0);
     int rc = arena ? 0 : -1;
+    for (int c = 0; rc == 0 && c < NCOLS; c++)
+        if (!(cols[c] = tb_pgarray_new()))
+            rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const Techbridge__Request *req = subs[i].req;
         size_t body_len = 0;
@@ -700,39 +599,33 @@ int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n)
             rc = -1;
             break;
         }
-        for (int c = 0; c < NCOLS; c++)
-            s_arr_next(&cols[c], i);
-        s_arr_text(&cols[0], req->id);
-        s_arr_text(&cols[1], intake_kind_text(req->kind));
-        s_arr_text(&cols[2], req->org->id);
-        s_arr_text(&cols[3], req->external_ref);
-        s_arr_text(&cols[4], intake_status_text(req->status));
-        s_arr_text(&cols[5], req->sector);
-        s_arr_text(&cols[6], req->title);
-        s_arr_text(&cols[7], req->summary);
-        s_arr_text(&cols[8], keywords);
-        s_arr_i64(&cols[9], req->version);
-        s_arr_i64(&cols[10], req->created_at);
-        s_arr_i64(&cols[11], req->updated_at);
-        s_arr_i64(&cols[12], req->expires_at);
-        s_arr_hex(&cols[13], subs[i].fingerprint, subs[i].fingerprint_len);
-        s_arr_hex(&cols[14], body, body_len);
-        s_arr_text(&cols[15], subs[i].actor);
-        s_arr_text(&cols[16], subs[i].cid);
+        tb_pgarray_text(cols[0], req->id);
+        tb_pgarray_text(cols[1], intake_kind_text(req->kind));
+        tb_pgarray_text(cols[2], req->org->id);
+        tb_pgarray_text(cols[3], req->external_ref);
+        tb_pgarray_text(cols[4], intake_status_text(req->status));
+        tb_pgarray_text(cols[5], req->sector);
+        tb_pgarray_text(cols[6], req->title);
+        tb_pgarray_text(cols[7], req->summary);
+        tb_pgarray_text(cols[8], keywords);
+        tb_pgarray_int(cols[9], req->version);
+        tb_pgarray_int(cols[10], req->created_at);
+        tb_pgarray_int(cols[11], req->updated_at);
+        tb_pgarray_int(cols[12], req->expires_at);
+        tb_pgarray_hex(cols[13], subs[i].fingerprint, subs[i].fingerprint_len);
+        tb_pgarray_hex(cols[14], body, body_len);
+        tb_pgarray_text(cols[15], subs[i].actor);
+        tb_pgarray_text(cols[16], subs[i].cid);
         subs[i].inserted = false;
     }
     tb_arena_destroy(&arena);
-    for (int c = 0; c < NCOLS; c++)
-        s_arr_end(&cols[c], n);
-    if (rc != 0 || s_bufs_failed(cols, NCOLS)) {
-        s_bufs_free(cols, NCOLS);
-        return -1;
-    }
     const char *p[NCOLS];
+    for (int c = 0; rc == 0 && c < NCOLS; c++)
+        if (!(p[c] = tb_pgarray_literal(cols[c])))
+            rc = -1;
+    PGresult *r = rc == 0 ? tb_db_exec(db, "intake_insert_batch", NCOLS, p) : NULL;
     for (int c = 0; c < NCOLS; c++)
-        p[c] = cols[c].data;
-    PGresult *r = tb_db_exec(db, "intake_insert_batch", NCOLS, p);
-    s_bufs_free(cols, NCOLS);
+        tb_pgarray_destroy(&cols[c]);
     if (!r)
         return -1;
     /* RETURNING of a data-modifying WITH has no promised order: look each
@@ -750,86 +643,27 @@ int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n)
     return 0;
 }
 
-int intake_store_feed_append_batch(tb_db_t *db, const char *stream,
-                                   Techbridge__Event *const *events, size_t n)
-{
-    if (n == 0)
-        return 0;
-    char count[24];
-    snprintf(count, sizeof count, "%zu", n);
-    const char *bump[] = {stream, count};
-    PGresult *r = tb_db_exec(db, "intake_feed_bump", 2, bump);
-    if (!r)
-        return -1;
-    int64_t last = PQntuples(r) == 1 ? s_i64(r, 0, 0) : 0;
-    PQclear(r);
-    if (last < (int64_t)n)
-        return -1;
-    int64_t first = last - (int64_t)n + 1;
-
-    s_buf_t cols[3] = {0};
-    int64_t at = tb_now_ms();
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        Techbridge__Event *ev = events[i];
-        ev->seq = first + (int64_t)i;
-        ev->stream = (char *)stream;
-        ev->at = at;
-        size_t len = protobuf_c_message_get_packed_size(&ev->base);
-        uint8_t *packed = malloc(len ? len : 1);
-        if (!packed) {
-            rc = -1;
-            break;
-        }
-        protobuf_c_message_pack(&ev->base, packed);
-        for (int c = 0; c < 3; c++)
-            s_arr_next(&cols[c], i);
-        s_arr_i64(&cols[0], ev->seq);
-        s_arr_i64(&cols[1], (int64_t)ev->type);
-        s_arr_hex(&cols[2], packed, len);
-        free(packed);
-    }
-    for (int c = 0; c < 3; c++)
-        s_arr_end(&cols[c], n);
-    if (rc != 0 || s_bufs_failed(cols, 3)) {
-        s_bufs_free(cols, 3);
-        return -1;
-    }
-    char channel[128], last_s[24];
-    snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
-    snprintf(last_s, sizeof last_s, "%" PRId64, last);
-    const char *p[] = {stream, cols[0].data, cols[1].data, cols[2].data, channel, last_s};
-    r = tb_db_exec(db, "intake_feed_insert", 6, p);
-    s_bufs_free(cols, 3);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 int intake_store_find_duplicates_batch(tb_db_t *db, tb_arena_t *arena,
                                        const Techbridge__Request *const *reqs, size_t n,
                                        char **dup_ids)
 {
     if (n == 0)
         return 0;
-    s_buf_t cols[3] = {0};
-    for (size_t i = 0; i < n; i++) {
+    tb_pgarray_t *cols[3] = {tb_pgarray_new(), tb_pgarray_new(), tb_pgarray_new()};
+    const char *p[3] = {NULL, NULL, NULL};
+    if (cols[0] && cols[1] && cols[2]) {
+        for (size_t i = 0; i < n; i++) {
+            tb_pgarray_text(cols[0], reqs[i]->org->id);
+            tb_pgarray_text(cols[1], reqs[i]->id);
+            tb_pgarray_text(cols[2], reqs[i]->title);
+        }
         for (int c = 0; c < 3; c++)
-            s_arr_next(&cols[c], i);
-        s_arr_text(&cols[0], reqs[i]->org->id);
-        s_arr_text(&cols[1], reqs[i]->id);
-        s_arr_text(&cols[2], reqs[i]->title);
+            p[c] = tb_pgarray_literal(cols[c]);
     }
+    PGresult *r =
+        p[0] && p[1] && p[2] ? tb_db_exec(db, "intake_duplicate_batch", 3, p) : NULL;
     for (int c = 0; c < 3; c++)
-        s_arr_end(&cols[c], n);
-    if (s_bufs_failed(cols, 3)) {
-        s_bufs_free(cols, 3);
-        return -1;
-    }
-    const char *p[] = {cols[0].data, cols[1].data, cols[2].data};
-    PGresult *r = tb_db_exec(db, "intake_duplicate_batch", 3, p);
-    s_bufs_free(cols, 3);
+        tb_pgarray_destroy(&cols[c]);
     if (!r)
         return -1;
     int rc = PQntuples(r) == (int)n ? 0 : -1;

@@ -61,13 +61,6 @@ typedef struct {
     is skipped with inserted false. Returns 0 or -1 (nothing inserted). */
 int intake_store_insert_batch(tb_db_t *db, intake_submission_t *subs, size_t n);
 
-/*  Appends `n` events to `stream` in the caller's transaction with the protocol
-    of tb_feed_append (positions taken under the stream's row lock, so they
-    commit in order; seq, stream and at set in each event before it is packed;
-    one NOTIFY of the stream's channel), in two statements instead of 3 x n. */
-int intake_store_feed_append_batch(tb_db_t *db, const char *stream,
-                                   Techbridge__Event *const *events, size_t n);
-
 /*  intake_store_find_duplicate for `n` requests inserted together, in one
     statement: dup_ids[i] (an arena string, "" when none) for reqs[i], which
     does not see reqs[j] for j > i (as if they came one after the other). */
