@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tb_auth.h"
 #include "tb_util.h"
 #include "tb_wire.h"
 
@@ -582,12 +583,35 @@ void *tb_test_zmq_ctx(void)
     return ctx;
 }
 
-static void *s_client(const char *endpoint, int type)
+/*  The client keys of tb_test_set_client_keys ("" file: none). */
+static char s_key_file[512];
+static char s_server_key[41];
+
+int tb_test_set_client_keys(const char *keypair_file, const char *server_public_z85)
+{
+    s_key_file[0] = '\0';
+    s_server_key[0] = '\0';
+    if (!keypair_file)
+        return 0;
+    if (!server_public_z85 || !tb_auth_z85_valid(server_public_z85) ||
+        strlen(keypair_file) >= sizeof s_key_file) {
+        fprintf(stderr, "harness: bad client keys (%s)\n", keypair_file);
+        return -1;
+    }
+    snprintf(s_key_file, sizeof s_key_file, "%s", keypair_file);
+    snprintf(s_server_key, sizeof s_server_key, "%s", server_public_z85);
+    return 0;
+}
+
+/*  A connected client socket; CURVE with `key_file` (NULL: plain). */
+static void *s_client_keyed(const char *endpoint, int type, const char *key_file,
+                            const char *server_key)
 {
     void *sock = zmq_socket(tb_test_zmq_ctx(), type);
     if (!sock)
         return NULL;
-    if (tb_wire_socket_setup(sock, S_MAX_REPLY / 4) != 0 ||
+    if ((key_file && tb_auth_client_setup(sock, key_file, server_key) != 0) ||
+        tb_wire_socket_setup(sock, S_MAX_REPLY / 4) != 0 ||
         zmq_connect(sock, endpoint) != 0) {
         zmq_close(sock);
         return NULL;
@@ -595,15 +619,30 @@ static void *s_client(const char *endpoint, int type)
     return sock;
 }
 
+static void *s_client(const char *endpoint, int type)
+{
+    return s_client_keyed(endpoint, type, s_key_file[0] ? s_key_file : NULL,
+                          s_server_key);
+}
+
 Techbridge__ApiReply *tb_test_call(tb_arena_t *arena, const char *endpoint,
                                    Techbridge__ApiRequest *req, int timeout_ms)
+{
+    return tb_test_call_keyed(arena, endpoint, req, timeout_ms,
+                              s_key_file[0] ? s_key_file : NULL, s_server_key);
+}
+
+Techbridge__ApiReply *tb_test_call_keyed(tb_arena_t *arena, const char *endpoint,
+                                         Techbridge__ApiRequest *req, int timeout_ms,
+                                         const char *keypair_file,
+                                         const char *server_public_z85)
 {
     if (!req->correlation_id || !*req->correlation_id) {
         char cid[37];
         tb_uuid(cid);
         req->correlation_id = tb_arena_strdup(arena, cid);
     }
-    void *sock = s_client(endpoint, ZMQ_REQ);
+    void *sock = s_client_keyed(endpoint, ZMQ_REQ, keypair_file, server_public_z85);
     if (!sock)
         return NULL;
     Techbridge__ApiReply *reply = NULL;
@@ -746,4 +785,52 @@ void tb_test_run_free(tb_test_run_t *r)
     free(r->out);
     free(r->err);
     r->out = r->err = NULL;
+}
+
+/* ---------------------------------------------------------------- keys, logs */
+
+int tb_test_keypair(const char *dir, const char *name, char path[512],
+                    char public_z85[41])
+{
+    snprintf(path, 512, "%s/%s.key", dir, name);
+    if (tb_auth_keypair_write(path) != 0 || tb_auth_public_load(path, public_z85) != 0) {
+        fprintf(stderr, "harness: cannot make the key pair %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+bool tb_test_log_has(const tb_test_proc_t *self, const char *a, const char *b)
+{
+    char *text = tb_test_read_file(self->log);
+    if (!text)
+        return false;
+    bool found = false;
+    for (char *line = text; line && *line && !found;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        found = strstr(line, a) && (!b || strstr(line, b));
+        line = end ? end + 1 : NULL;
+    }
+    free(text);
+    return found;
+}
+
+typedef struct {
+    const tb_test_proc_t *proc;
+    const char *a, *b;
+} s_log_cond_t;
+
+static bool s_log_cond(void *arg)
+{
+    s_log_cond_t *c = arg;
+    return tb_test_log_has(c->proc, c->a, c->b);
+}
+
+bool tb_test_log_wait(const tb_test_proc_t *self, const char *a, const char *b,
+                      int deadline_ms)
+{
+    s_log_cond_t c = {self, a, b};
+    return tb_test_wait_until(s_log_cond, &c, deadline_ms);
 }

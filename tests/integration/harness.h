@@ -125,6 +125,29 @@ int tb_test_tbctl(tb_test_run_t *r, const char *const *args, const char *const *
                   const char *input);
 void tb_test_run_free(tb_test_run_t *r);
 
+/* ---- CURVE keys (services started with TB_KEYS_FILE / TB_SECRET_KEY_FILE) ---- */
+
+/*  Writes a new key pair file <dir>/<name>.key (tb_auth_keypair_write) and
+    gives its path (512 bytes) and public key (Z85). Returns 0 or -1. */
+int tb_test_keypair(const char *dir, const char *name, char path[512],
+                    char public_z85[41]);
+/*  Makes every socket of tb_test_call, tb_test_call_raw and tb_test_health (so
+    also tb_test_service_start) in this process a CURVE client with the key
+    pair in `keypair_file`, talking to the server key `server_public_z85`.
+    NULL clears it (plain sockets again). Returns 0 or -1. */
+int tb_test_set_client_keys(const char *keypair_file, const char *server_public_z85);
+/*  tb_test_call with the given CURVE client keys for this call only
+    (keypair_file NULL: a plain socket). */
+Techbridge__ApiReply *tb_test_call_keyed(tb_arena_t *arena, const char *endpoint,
+                                         Techbridge__ApiRequest *req, int timeout_ms,
+                                         const char *keypair_file,
+                                         const char *server_public_z85);
+/*  True when one line of the process's log holds `a` and (when not NULL) `b`. */
+bool tb_test_log_has(const tb_test_proc_t *self, const char *a, const char *b);
+/*  Waits up to `deadline_ms` for tb_test_log_has. */
+bool tb_test_log_wait(const tb_test_proc_t *self, const char *a, const char *b,
+                      int deadline_ms);
+
 /*  Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *tb_test_read_file(const char *path);
 /*  Writes `text` to a new temporary file; returns its path (malloc'd) or NULL. */
