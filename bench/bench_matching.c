@@ -4,19 +4,23 @@
 
     Env: TB_BENCH_PG (libpq conninfo of a database it may fill; required),
     TB_BENCH_REQUESTS (default 100000), TB_BENCH_PROBES (default 200),
-    TB_BENCH_NAIVE_PROBES (default: all probes; the scan is slow).
+    TB_BENCH_NAIVE_PROBES (default: all probes; the scan is slow),
+    TB_BENCH_DEBUG (set: print the scan's top K of the first 3 probes, with their
+    components and whether the indexed path found them).
 
     Reported: p50/p99 of both paths, their ratio, the candidates the indexed
     path scored, and its recall: the share of the scan's top K (pairs at or
     above the threshold) that the indexed path also returns.
 
-    The data is synthetic but shaped like real text: 14 sectors, uniform; each
-    word of a request is, with probability 0.7, drawn from a general vocabulary
-    of 3,000 stems and otherwise from its sector's own 300 stems, both Zipf
-    distributed (s = 1: the rank-r stem has probability ~ 1/r); 4-6 words of
-    title, 3-5 keywords, 25-40 words of summary; TRL 1-9, two cooperation
-    forms, half the requests with a target country; 20,000 organisations.
-    Loaded with one INSERT ... SELECT. */
+    The data is synthetic but shaped like real text: 14 sectors, uniform, each
+    with 40 topics (what a request is about), uniform; each word of a request
+    is drawn from its topic's own 25 stems (40%), its sector's 300 stems (20%)
+    or a general vocabulary of 3,000 stems (40%), each Zipf distributed (s = 1:
+    the rank-r stem has probability ~ 1/r); 4-6 words of title, 3-5 keywords,
+    25-40 words of summary; TRL 1-9, two cooperation forms, half the requests
+    with a target country; 20,000 organisations. So requests on one topic share
+    a few specific terms (what makes a real match), and any two requests share
+    common words (noise). Loaded with one INSERT ... SELECT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +38,16 @@
     "'materials']"
 /*  A Zipf (s = 1) rank in [0, n): floor((n + 1)^u) - 1, u uniform. */
 #define ZIPF(n) "(floor(power(" #n " + 1, random())) - 1)::int"
-/*  One word of a request of sector index z.si, inside a generate_series(...) i
-    (the `0 * i` keeps the aggregate at the level of its subquery). */
+/*  One word of a request of sector z.si and topic z.ti, inside a
+    generate_series(...) i (the `0 * i` keeps the aggregate at the level of its
+    subquery): 40% from its topic's 25 stems, 20% from its sector's 300 stems,
+    40% from the general 3,000 stems, each Zipf distributed. */
+#define TOPIC_WORD   "'t' || (z.si + 0 * i) || 'y' || z.ti || 'x' || " ZIPF(25)
 #define SECTOR_WORD  "'k' || (z.si + 0 * i) || 'x' || " ZIPF(300)
 #define GENERAL_WORD "'w' || " ZIPF(3000)
-#define WORD         "CASE WHEN random() < 0.3 THEN " SECTOR_WORD " ELSE " GENERAL_WORD " END"
+#define WORD                                                                             \
+    "CASE WHEN random() < 0.4 THEN " TOPIC_WORD                                          \
+    " WHEN random() < 0.33 THEN " SECTOR_WORD " ELSE " GENERAL_WORD " END"
 
 /*  Rows $1 .. $2 of synthetic published requests. */
 static const char *s_load_sql =
@@ -53,7 +62,8 @@ static const char *s_load_sql =
     "(ARRAY['CN','BY','KZ','UZ','RU'])[1 + g % 5], 'Org ' || (g % 20000), s.title, "
     "s.summary, s.tsv, tsvector_to_array(s.tsv), 1 "
     "FROM generate_series($1::int, $2::int) g, "
-    "LATERAL (SELECT floor(random() * 14)::int + 0 * g AS si) z, "
+    "LATERAL (SELECT floor(random() * 14)::int + 0 * g AS si, "
+    "floor(random() * 40)::int + 0 * g AS ti) z, "
     "LATERAL (SELECT x.sector, x.kw, x.title, x.summary, "
     "setweight(to_tsvector('english', x.title || ' ' || array_to_string(x.kw, ' ')), "
     "'A') || setweight(to_tsvector('english', x.summary), 'B') AS tsv "
@@ -185,6 +195,20 @@ int main(void)
                         hit++;
                         break;
                     }
+            if (getenv("TB_BENCH_DEBUG") && i < 3)
+                for (size_t k = 0; k < nh_nv; k++) {
+                    bool f = false;
+                    for (size_t j = 0; j < nh_idx; j++)
+                        f = f || strcmp(hi_nv[k].req->id, hi_idx[j].req->id) == 0;
+                    printf("probe %zu #%zu %s score %.3f sec %.2f text %.3f trl %.2f "
+                           "coop %.2f geo %.2f shared %s %s\n",
+                           i, k, f ? "found" : "MISS ", hi_nv[k].res.score,
+                           hi_nv[k].res.reasons[0].value, hi_nv[k].res.reasons[1].value,
+                           hi_nv[k].res.reasons[2].value, hi_nv[k].res.reasons[3].value,
+                           hi_nv[k].res.reasons[4].value,
+                           hi_nv[k].res.reasons[1].shared[0],
+                           hi_nv[k].res.reasons[1].detail);
+                }
             expected += nh_nv;
             found += hit;
             if (hit == nh_nv)

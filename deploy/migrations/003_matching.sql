@@ -36,9 +36,9 @@ CREATE INDEX matching_requests_terms_offers ON matching_requests USING gin (term
     WITH (fastupdate = off) WHERE status = 2 AND kind = 1;
 CREATE INDEX matching_requests_terms_needs ON matching_requests USING gin (terms)
     WITH (fastupdate = off) WHERE status = 2 AND kind = 2;
--- sector: the most recently updated published requests of a kind and sector.
-CREATE INDEX matching_requests_sector_recent
-    ON matching_requests (kind, status, sector, updated_at, id);
+-- sector: published requests of a kind and sector, by id (a fixed sample that
+-- depends only on the feed, so that a replay gives the same matches).
+CREATE INDEX matching_requests_sector ON matching_requests (kind, status, sector, id);
 
 -- Document frequency of each term over the PUBLISHED requests, kept in the
 -- consumer's transaction when a request enters, leaves or is edited while

@@ -38,22 +38,22 @@
             (GIN), grouped: at most $5, best first by an estimate of the score
             from the terms they hold (idf sum / the request's total idf $8),
             sector and TRL fit (TRL_BELOW: levels below the need's minimum);
-    sector: at most $9 of sector $6, most recently updated first (btree).
+    sector: at most $9 of sector $6, by id (btree): only what the feed
+            decides, so that a replay matches exactly as the first run did.
     $1 kind (again, for the plan), $2 org of the request, $7 its TRL. */
 #define CANDIDATES_SQL(KIND, TRL_BELOW)                                                  \
-    "WITH c AS ((SELECT m.id FROM unnest($3::text[], $4::float8[]) AS q(t, w) "          \
+    "WITH c AS ((SELECT m.id FROM unnest($3::text[], $4::int8[]) AS q(t, w) "            \
     "CROSS JOIN LATERAL (SELECT r.id, " STRINGIFY_FIT(                                   \
         TRL_BELOW) " AS fit "                                                            \
                    "FROM matching_requests r WHERE r.status = 2 AND r.kind = " KIND " "  \
                    "AND r.terms @> ARRAY[q.t] AND r.org_id <> $2::text) m "              \
                    "GROUP BY m.id ORDER BY " MATCHING_Q_W_TEXT                           \
-                   " * least(1, sum(q.w) / $8::float8) "                                 \
+                   " * least(1, sum(q.w)::float8 / $8::int8) "                           \
                    "+ max(m.fit) DESC, m.id LIMIT $5::int) "                             \
                    "UNION (SELECT r.id FROM matching_requests r WHERE r.kind = " KIND    \
                    " "                                                                   \
                    "AND r.status = 2 AND r.sector = $6::text AND r.org_id <> $2::text "  \
-                   "AND $1::int = " KIND                                                 \
-                   " ORDER BY r.updated_at DESC, r.id DESC LIMIT $9::int)) "             \
+                   "AND $1::int = " KIND " ORDER BY r.id LIMIT $9::int)) "               \
                    "SELECT " REQ_COLS "FROM c JOIN matching_requests r ON r.id = c.id "  \
                    "LEFT JOIN sectors s ON s.code = r.sector ORDER BY r.id"
 #define STRINGIFY_FIT(TRL_BELOW)                                                         \
@@ -509,14 +509,23 @@ static int s_cmp_rare(const void *a, const void *b)
     return strcmp(x->term, y->term);
 }
 
+/*  idf in millionths, as an integer: retrieval sums these in SQL, and an integer
+    sum does not depend on the order the plan adds in (a float sum does, and a
+    different order could flip near ties at the LIMIT: replaying the feed must
+    give the same matches). */
+static long long s_micro(double idf)
+{
+    return llround(idf * 1e6);
+}
+
 /*  The query terms of r: its rarest terms (lowest df first), at most
     MATCHING_QUERY_TERMS, and no more once their df add up to
-    MATCHING_QUERY_DF_BUDGET, as two array literals: the terms and their idf;
-    *total_idf is the idf sum of all of r's terms. Terms only r holds (df <= 1
+    MATCHING_QUERY_DF_BUDGET, as two array literals: the terms and their idf in millionths
+   (s_micro); *total_idf is the idf sum of all of r's terms. Terms only r holds (df <= 1
     for a published r) find nothing and are left out. */
 static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
                          const matching_dfmap_t *dfmap, char **terms_out,
-                         char **weights_out, double *total_idf)
+                         char **weights_out, long long *total_idf)
 {
     s_term_df_t *v = tb_arena_alloc(arena, sizeof *v * (r->n_terms ? r->n_terms : 1));
     const char **t = tb_arena_alloc(arena, sizeof *t * MATCHING_QUERY_TERMS);
@@ -528,7 +537,7 @@ static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
     size_t nv = 0;
     for (size_t i = 0; i < r->n_terms; i++) {
         long df = dfmap ? matching_dfmap_lookup(r->terms[i], (void *)dfmap) : 0;
-        *total_idf += matching_idf(df, dfmap ? dfmap->n_docs : 1);
+        *total_idf += s_micro(matching_idf(df, dfmap ? dfmap->n_docs : 1));
         if (dfmap && df <= self)
             continue;
         v[nv].term = r->terms[i];
@@ -546,7 +555,7 @@ static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
             break;
         budget += v[i].df;
         t[n] = v[i].term;
-        p += sprintf(p, "%s%.6f", n ? "," : "", matching_idf(v[i].df, n_docs));
+        p += sprintf(p, "%s%lld", n ? "," : "", s_micro(matching_idf(v[i].df, n_docs)));
         n++;
     }
     *p++ = '}';
@@ -571,12 +580,12 @@ int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req
         res = s_exec(db, Q_NAIVE, 2, p);
     } else {
         char *terms = NULL, *weights = NULL, sector_limit_s[16], trl_s[16], total_s[32];
-        double total = 0;
+        long long total = 0;
         if (s_query_terms(arena, r, dfmap, &terms, &weights, &total) < 0)
             return -1;
         snprintf(sector_limit_s, sizeof sector_limit_s, "%d", MATCHING_SECTOR_LIMIT);
         snprintf(trl_s, sizeof trl_s, "%d", r->trl);
-        snprintf(total_s, sizeof total_s, "%.6f", total > 0 ? total : 1.0);
+        snprintf(total_s, sizeof total_s, "%lld", total > 0 ? total : 1LL);
         const char *p[] = {kind_s,    r->org_id, terms,   weights,       limit_s,
                            r->sector, trl_s,     total_s, sector_limit_s};
         res = s_exec(db,

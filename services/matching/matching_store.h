@@ -63,7 +63,8 @@ int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
     request's rarest terms, at most MATCHING_QUERY_TERMS of them and no more once
     their document frequencies would add up to more than MATCHING_QUERY_DF_BUDGET
     (this bounds the rows the text branch reads); the sector branch adds up to
-    MATCHING_SECTOR_LIMIT same-sector requests, most recently updated first. */
+    MATCHING_SECTOR_LIMIT same-sector requests, by id (deterministic: not by
+    updated_at, which is when matching applied an event, not part of the feed). */
 #define MATCHING_QUERY_TERMS     12
 #define MATCHING_QUERY_DF_BUDGET 3000
 #define MATCHING_SECTOR_LIMIT    50

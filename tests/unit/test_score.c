@@ -84,7 +84,9 @@ Test(score, components_and_weights)
     cr_assert(r.matchable);
     cr_assert_eq(r.n_reasons, 5);
     cr_assert_float_eq(s_comp(&r, "sector")->value, 1.0, 1e-9);
-    cr_assert_float_eq(s_comp(&r, "sector")->weight, 0.25, 1e-9);
+    cr_assert_float_eq(s_comp(&r, "sector")->weight, 0.20, 1e-9);
+    cr_assert_float_eq(s_comp(&r, "text")->weight, 0.50, 1e-9);
+    cr_assert_float_eq(s_comp(&r, "geography")->weight, 0.05, 1e-9);
     cr_assert_float_eq(s_comp(&r, "trl")->value, 1.0, 1e-9);
     cr_assert_float_eq(s_comp(&r, "cooperation")->value, 1.0, 1e-9);
     cr_assert_float_eq(s_comp(&r, "geography")->value, 1.0, 1e-9);
@@ -98,7 +100,7 @@ Test(score, components_and_weights)
     cr_assert_eq(t->n_shared, 4);
     cr_assert_str_eq(t->shared[0], "rare1", "rarest shared term first");
     cr_assert_str_eq(t->shared[3], "common1", "most common shared term last");
-    double sum = 0.25 + 0.40 * expect + 0.15 + 0.10 + 0.10;
+    double sum = 0.20 + 0.50 * expect + 0.15 + 0.10 + 0.05;
     cr_assert_float_eq(r.score, matching_round4(sum), 1e-9);
     double contributions = 0;
     for (size_t i = 0; i < r.n_reasons; i++)
@@ -232,6 +234,32 @@ Test(score, rare_shared_terms_weigh_more)
     o.terms = offer_common;
     matching_score(&o, &n, &s_corpus, &common);
     cr_assert_gt(rare.score, common.score);
+}
+
+Test(score, too_little_text_is_no_match_whatever_the_rest)
+{
+    /*  Same sector, TRL, cooperation and geography all perfect (0.50), but the
+        offer holds only the need's most common term. */
+    matching_side_t o = s_offer(), n = s_need();
+    static const char *const need_terms[] = {"rare1", "rare2", "x1", "common1"};
+    static const char *const offer_terms[] = {"common1", "other"};
+    n.terms = need_terms;
+    n.n_terms = 4;
+    o.terms = offer_terms;
+    o.n_terms = 2;
+    matching_result_t r;
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &r), 0);
+    cr_assert_lt(s_comp(&r, "text")->value, MATCHING_MIN_TEXT);
+    cr_assert_not(r.matchable);
+    cr_assert_float_eq(r.score, 0.0, 1e-12);
+    cr_assert_eq(r.n_reasons, 5, "the reasons still say why");
+    /*  One rare shared term is enough text. */
+    static const char *const offer_rare[] = {"common1", "rare2"};
+    o.terms = offer_rare;
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &r), 0);
+    cr_assert_geq(s_comp(&r, "text")->value, MATCHING_MIN_TEXT);
+    cr_assert(r.matchable);
+    cr_assert_gt(r.score, 0.5);
 }
 
 /*  Deterministic pseudo-random generator for the generated cases. */
