@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tb_auth.h"
 #include "tb_feed.h"
 #include "tb_log.h"
 #include "tb_migrate.h"
@@ -61,7 +62,10 @@ struct tb_service_t {
     size_t max_frame;
     long stats_interval_s;
     bool migrate_only;
-    bool fatal; /* set at start: tb_service_run refuses */
+    bool fatal;               /* set at start: tb_service_run refuses */
+    tb_auth_t *auth;          /* CURVE and the ZAP handler; NULL: running open */
+    struct sigaction old_hup; /* restored by destroy when hup_installed */
+    bool hup_installed;
 
     void *api;
     tb_api_fn api_fn;
@@ -89,6 +93,7 @@ struct tb_service_t {
 /* ---- signals ---- */
 
 static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_reload; /* SIGHUP: reread the keys file */
 static int s_pipe[2] = {-1, -1};
 
 static void s_on_signal(int sig)
@@ -129,6 +134,36 @@ static void s_signals_restore(struct sigaction old[2])
     sigaction(SIGINT, &old[1], NULL);
 }
 
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    s_reload = 1;
+    if (s_pipe[1] >= 0) {
+        ssize_t rc = write(s_pipe[1], "", 1);
+        (void)rc;
+    }
+    errno = saved;
+}
+
+/*  With keys, SIGHUP rereads the keys file (tb_auth_reload) instead of ending
+    the process. Returns 0 or -1. */
+static int s_hup_install(tb_service_t *self)
+{
+    s_reload = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_hup;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGHUP, &sa, &self->old_hup) != 0) {
+        tb_error("service.failed", NULL, TB_S("step", "sigaction"),
+                 TB_S("error", strerror(errno)));
+        return -1;
+    }
+    self->hup_installed = true;
+    return 0;
+}
+
 static void s_pipe_drain(void)
 {
     char buf[64];
@@ -138,21 +173,34 @@ static void s_pipe_drain(void)
 
 /* ---- sockets ---- */
 
-/*  Every socket the service binds or connects passes through here: the options
-    each needs, and (when keys are configured, a later issue) CURVE: the server
-    key pair on bound sockets, client keys on connected ones. */
-static int s_socket_setup(tb_service_t *self, void *socket, bool server)
+/*  What a socket is to CURVE: a server of the API domain (API ROUTER, XPUB),
+    a server of the feed domain (operators only), or a client (feed consumer). */
+typedef enum { S_SEC_SERVER, S_SEC_FEED, S_SEC_CLIENT } s_sec_t;
+
+/*  Every socket the service binds or connects passes through here, before its
+    bind or connect: the options each needs, and when keys are configured
+    CURVE: the service key on bound sockets, client keys on connected ones. */
+static int s_socket_setup(tb_service_t *self, void *socket, s_sec_t sec)
 {
-    (void)server;
     if (tb_wire_socket_setup(socket, self->max_frame) != 0)
         return -1;
-    return 0;
+    if (!self->auth)
+        return 0;
+    switch (sec) {
+    case S_SEC_SERVER:
+        return tb_auth_server_socket(self->auth, socket);
+    case S_SEC_FEED:
+        return tb_auth_feed_socket(self->auth, socket);
+    case S_SEC_CLIENT:
+        return tb_auth_client_socket(self->auth, socket);
+    }
+    return -1;
 }
 
 /*  The consumer's DEALER is set up by tb_feed with this callback. */
 static int s_client_setup(void *socket, void *arg)
 {
-    return s_socket_setup(arg, socket, false);
+    return s_socket_setup(arg, socket, S_SEC_CLIENT);
 }
 
 static void s_endpoint_note(tb_service_t *self, const char *what, const char *endpoint)
@@ -162,9 +210,11 @@ static void s_endpoint_note(tb_service_t *self, const char *what, const char *en
              used ? " " : "", what, endpoint);
 }
 
-/*  A bound socket of `type` with the service's setup; ROUTERs report
-    unroutable replies and never block the loop. NULL on failure (logged). */
-static void *s_bind(tb_service_t *self, int type, const char *endpoint, const char *what)
+/*  A bound socket of `type` with the service's setup (`feed`: an event feed,
+    for operator keys only); ROUTERs report unroutable replies and never block
+    the loop. NULL on failure (logged). */
+static void *s_bind(tb_service_t *self, int type, const char *endpoint, const char *what,
+                    bool feed)
 {
     if (!endpoint || !*endpoint) {
         tb_error("service.bind_failed", NULL, TB_S("socket", what),
@@ -177,7 +227,7 @@ static void *s_bind(tb_service_t *self, int type, const char *endpoint, const ch
                  TB_S("error", zmq_strerror(errno)));
         return NULL;
     }
-    int rc = s_socket_setup(self, socket, true);
+    int rc = s_socket_setup(self, socket, feed ? S_SEC_FEED : S_SEC_SERVER);
     if (rc == 0 && type == ZMQ_ROUTER) {
         int one = 1, hwm = S_HWM, zero = 0;
         rc = zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
@@ -216,16 +266,27 @@ tb_service_t *tb_service_new(const char *name, const tb_config_t *config)
         tb_config_long(config, "stats-interval", 0, 7L * 24 * 3600, &interval) != 0)
         return NULL;
     const char *keys = tb_config_get(config, "keys-file");
-    if (keys && *keys) {
-        /* Never run open while the operator believes the service is closed. */
-        tb_error("security.unsupported", NULL, TB_S("keys_file", keys),
-                 TB_S("error", "CURVE is not available in this build: unset keys-file "
-                               "to run open on loopback"));
+    const char *pair = tb_config_get(config, "secret-key-file");
+    keys = keys && *keys ? keys : NULL;
+    pair = pair && *pair ? pair : NULL;
+    /* Half a configuration never runs open while the operator believes the
+       service is closed, nor closed with a key the operator did not mean. */
+    if (keys && !pair) {
+        tb_error("security.config", NULL, TB_S("keys_file", keys),
+                 TB_S("error", "keys-file is set but secret-key-file is not: the "
+                               "service needs its key pair (tbctl keygen)"));
         return NULL;
     }
-    tb_warn("security.open", NULL,
-            TB_S("message", "no keys-file: running without CURVE; every caller is "
-                            "trusted, keep the endpoints on loopback"));
+    if (pair && !keys) {
+        tb_error("security.config", NULL, TB_S("secret_key_file", pair),
+                 TB_S("error", "secret-key-file is set but keys-file is not: set both "
+                               "for CURVE, or neither to run open on loopback"));
+        return NULL;
+    }
+    if (!keys)
+        tb_warn("security.open", NULL,
+                TB_S("message", "no keys-file: running without CURVE; every caller is "
+                                "trusted, keep the endpoints on loopback"));
 
     tb_service_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -250,6 +311,16 @@ tb_service_t *tb_service_new(const char *name, const tb_config_t *config)
                  TB_S("error", "out of memory"));
         tb_service_destroy(&self);
         return NULL;
+    }
+    /* The ZAP handler binds before any CURVE server socket (tb_auth.h). */
+    if (keys) {
+        self->auth = tb_auth_new(self->ctx, keys, pair);
+        if (!self->auth || s_hup_install(self) != 0) {
+            tb_error("service.failed", NULL, TB_S("step", "security"),
+                     TB_S("keys_file", keys), TB_S("secret_key_file", pair));
+            tb_service_destroy(&self);
+            return NULL;
+        }
     }
     self->db = tb_db_new(tb_config_get(config, "database-url"));
     if (!self->db) {
@@ -294,6 +365,8 @@ static void s_close_all(tb_service_t *self)
         zmq_close(self->api);
         self->api = NULL;
     }
+    /* The handler goes after every CURVE socket it authenticates for. */
+    tb_auth_destroy(&self->auth);
     if (self->ctx) {
         zmq_ctx_term(self->ctx);
         self->ctx = NULL;
@@ -308,6 +381,8 @@ void tb_service_destroy(tb_service_t **self_p)
     s_close_all(self);
     if (self->signals)
         s_signals_restore(self->old_sigs);
+    if (self->hup_installed)
+        sigaction(SIGHUP, &self->old_hup, NULL);
     free(self->feeds);
     free(self->consumers);
     free(self->sockets);
@@ -343,7 +418,7 @@ static int s_bind_api(tb_service_t *self, const char *endpoint, bool handler, vo
                  TB_S("error", self->api ? "already bound" : "no handler"));
         return -1;
     }
-    self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api");
+    self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api", false);
     if (!self->api)
         return -1;
     self->core = core;
@@ -376,7 +451,7 @@ int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *en
     self->feeds = feeds;
     char what[80];
     snprintf(what, sizeof what, "feed.%s", stream);
-    void *router = s_bind(self, ZMQ_ROUTER, endpoint, what);
+    void *router = s_bind(self, ZMQ_ROUTER, endpoint, what, true);
     if (!router)
         return -1;
     char channel[80];
@@ -428,7 +503,8 @@ void *tb_service_bind_socket(tb_service_t *self, int type, const char *endpoint,
     void *socket = s_bind(self, type, endpoint,
                           type == ZMQ_XPUB  ? "xpub"
                           : type == ZMQ_PUB ? "pub"
-                                            : "socket");
+                                            : "socket",
+                          false);
     if (!socket)
         return NULL;
     self->sockets[self->nsockets++] = (s_socket_t){socket, fn, arg};
@@ -502,6 +578,35 @@ static int s_health(tb_service_t *self, tb_call_t *call)
     return 0;
 }
 
+/*  Under CURVE the caller is who its key says (the ZAP User-Id of the
+    message: "operator" or an org id), never what the request claims; a claim
+    that differs is refused. Returns 0, or -1 with the reply's error set. */
+static int s_identity_keyed(tb_msg_t *msg, tb_call_t *call)
+{
+    const char *user = tb_msg_user_id(msg);
+    const char *claim = call->req->actor ? call->req->actor : "";
+    if (!*user) {
+        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind), TB_S("user", ""),
+                TB_S("claimed", claim), TB_S("reason", "no authenticated identity"));
+        return tb_call_error(call, TECHBRIDGE__CODE__UNAUTHENTICATED,
+                             "no authenticated identity on this connection");
+    }
+    call->is_operator = tb_auth_is_operator(user);
+    call->actor = call->is_operator ? TB_OPERATOR : tb_arena_strdup(call->arena, user);
+    if (!call->actor)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "request too large");
+    if (*claim && strcmp(claim, call->actor) != 0) {
+        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind),
+                TB_S("user", call->actor), TB_S("claimed", claim),
+                TB_S("reason", "the claimed actor is not the key's role"));
+        return tb_call_error(call, TECHBRIDGE__CODE__PERMISSION_DENIED,
+                             "this key acts as %s, not as the claimed actor",
+                             call->actor);
+    }
+    return 0;
+}
+
 /*  Decodes and checks the request; fills call->req, cid, actor. Returns 0, or
     -1 with the reply's error set. */
 static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
@@ -536,7 +641,9 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "unknown or missing kind");
     call->kind = tb_call_kind_name(req->body_case);
-    /* Open mode: the caller's claim is taken (keys would decide here). */
+    if (self->auth)
+        return s_identity_keyed(msg, call);
+    /* Open mode: the caller's claim is taken. */
     const char *actor = req->actor ? req->actor : "";
     if (!*actor || strcmp(actor, TB_OPERATOR) == 0) {
         call->actor = TB_OPERATOR;
@@ -743,6 +850,12 @@ static void s_stats_line(tb_service_t *self)
     fields[n++] = TB_I("db.round_trips", tb_db_round_trips(self->db));
     fields[n++] = TB_I("db.reconnects", tb_db_reconnects(self->db));
     fields[n++] = TB_I("uptime_s", (tb_mono_us() - self->started_us) / 1000000);
+    if (self->auth) {
+        uint64_t admitted = 0, denied = 0;
+        tb_auth_counts(self->auth, &admitted, &denied);
+        fields[n++] = TB_I("auth.admitted", (int64_t)admitted);
+        fields[n++] = TB_I("auth.denied", (int64_t)denied);
+    }
     for (size_t i = 0; i < self->nconsumers && i < EXTRA; i++) {
         tb_feed_consumer_t *c = self->consumers[i];
         snprintf(keys[i], sizeof keys[i], "feed.%s.%s.lag", tb_feed_consumer_name(c),
@@ -767,7 +880,7 @@ static long s_min_timeout(long a, long b)
     return b < a ? b : a;
 }
 
-typedef enum { S_PIPE, S_DB, S_API, S_FEED, S_CONSUMER, S_SOCKET } s_role_t;
+typedef enum { S_PIPE, S_DB, S_ZAP, S_API, S_FEED, S_CONSUMER, S_SOCKET } s_role_t;
 
 typedef struct {
     s_role_t role;
@@ -823,7 +936,7 @@ int tb_service_run(tb_service_t *self)
             TB_I("max_frame", (int64_t)self->max_frame),
             TB_I("stats_interval_s", self->stats_interval_s));
 
-    size_t cap = 3 + self->nfeeds + self->nconsumers + self->nsockets;
+    size_t cap = 4 + self->nfeeds + self->nconsumers + self->nsockets;
     zmq_pollitem_t *items = calloc(cap, sizeof *items);
     s_tag_t *tags = calloc(cap, sizeof *tags);
     bool *ready = calloc(cap, sizeof *ready); /* by tag: feeds, consumers, sockets */
@@ -857,6 +970,9 @@ int tb_service_run(tb_service_t *self)
         s_poll_add(items, tags, &n, NULL, s_pipe[0], S_PIPE, 0);
         if (tb_db_socket(self->db) >= 0)
             s_poll_add(items, tags, &n, NULL, tb_db_socket(self->db), S_DB, 0);
+        /* Handshakes wait for the ZAP handler, database or not. */
+        if (self->auth)
+            s_poll_add(items, tags, &n, tb_auth_zap_socket(self->auth), -1, S_ZAP, 0);
         if (self->api)
             s_poll_add(items, tags, &n, self->api, -1, S_API, 0);
         for (size_t i = 0; live && i < self->nfeeds; i++)
@@ -908,6 +1024,9 @@ int tb_service_run(tb_service_t *self)
                 break;
             case S_DB:
                 break; /* drained below, every turn */
+            case S_ZAP:
+                tb_auth_on_readable(self->auth);
+                break;
             case S_API:
                 api_ready = true;
                 break;
@@ -924,6 +1043,10 @@ int tb_service_run(tb_service_t *self)
         }
         if (s_stop)
             break;
+        if (s_reload && self->auth) {
+            s_reload = 0;
+            tb_auth_reload(self->auth);
+        }
 
         /* NOTIFYs are read on every turn: libpq may have buffered them during
            another call, when the socket no longer shows readable. */

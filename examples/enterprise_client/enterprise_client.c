@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tb_auth.h"
 #include "tb_config.h"
 #include "tb_json.h"
 #include "tb_log.h"
@@ -45,6 +46,11 @@ static const tb_option_t s_options[] = {
      "tb-notification API", false},
     {"notification-pub", "TB_NOTIFICATION_PUB_CONNECT", "tcp://127.0.0.1:7106",
      "tb-notification live push (XPUB)", false},
+    {"key-file", "TB_KEY_FILE", NULL,
+     "our CURVE key pair file (tbctl keygen), when the services run with keys", false},
+    {"server-key", "TB_SERVER_KEY", NULL,
+     "the services' public key: 40 Z85 characters, or a file with its public line",
+     false},
     {"once", NULL, NULL, "catch up, then exit instead of following live", true},
     TB_OPTION_END};
 
@@ -62,8 +68,47 @@ typedef struct {
     const char *state_path;
     const char *intake;
     const char *notification;
+    const char *key_file; /* NULL: the services run open */
+    char server_key[41];
     int64_t last; /* the last sequence number processed */
 } s_client_t;
+
+/*  With keys: makes `sock` a CURVE client (our key pair, the services' public
+    key), before it connects. Returns 0 or -1. */
+static int s_secure(const s_client_t *c, void *sock)
+{
+    if (!c->key_file)
+        return 0;
+    return tb_auth_client_setup(sock, c->key_file, c->server_key);
+}
+
+/*  Reads --key-file / --server-key (both or neither). Returns 0 or -1. */
+static int s_security_init(s_client_t *c, const tb_config_t *config)
+{
+    const char *key_file = tb_config_get(config, "key-file");
+    const char *server = tb_config_get(config, "server-key");
+    if (key_file && !*key_file)
+        key_file = NULL;
+    if (server && !*server)
+        server = NULL;
+    if (!key_file && !server)
+        return 0;
+    if (!key_file || !server) {
+        fprintf(stderr, "enterprise-client: --key-file and --server-key go together\n");
+        return -1;
+    }
+    if (tb_auth_z85_valid(server))
+        snprintf(c->server_key, sizeof c->server_key, "%s", server);
+    else if (tb_auth_public_load(server, c->server_key) != 0) {
+        fprintf(stderr,
+                "enterprise-client: --server-key %s is neither a Z85 key nor a "
+                "public key file\n",
+                server);
+        return -1;
+    }
+    c->key_file = key_file;
+    return 0;
+}
 
 /* ---- state file ---- */
 
@@ -110,7 +155,7 @@ static Techbridge__ApiReply *s_call(s_client_t *c, const char *endpoint,
     if (!sock)
         return NULL;
     Techbridge__ApiReply *reply = NULL;
-    if (tb_wire_socket_setup(sock, S_MAX_REPLY / 4) == 0 &&
+    if (s_secure(c, sock) == 0 && tb_wire_socket_setup(sock, S_MAX_REPLY / 4) == 0 &&
         zmq_connect(sock, endpoint) == 0 && tb_wire_send(sock, &req->base, false) == 0)
         reply = (Techbridge__ApiReply *)tb_wire_recv(sock, arena,
                                                      &techbridge__api_reply__descriptor,
@@ -299,6 +344,10 @@ int main(int argc, char **argv)
         return 2;
     }
     tb_log_setup("enterprise-client", "warn", "text");
+    if (s_security_init(&c, config) != 0) {
+        tb_config_destroy(&config);
+        return 2;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
@@ -317,7 +366,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     /* Subscribe before catching up, so that nothing falls between the two. */
     sub = zmq_socket(c.ctx, ZMQ_SUB);
-    if (!sub || tb_wire_socket_setup(sub, S_MAX_NOTE) != 0 ||
+    if (!sub || s_secure(&c, sub) != 0 || tb_wire_socket_setup(sub, S_MAX_NOTE) != 0 ||
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, c.org, strlen(c.org)) != 0 ||
         zmq_connect(sub, pub) != 0) {
         fprintf(stderr, "enterprise-client: cannot subscribe at %s\n", pub);

@@ -72,8 +72,11 @@ int main(int argc, char **argv)
     if (tb_config_long(config, "max-frame", 1024, 64L * 1024 * 1024, &max_frame) != 0 ||
         tb_config_long(config, "pub-hwm", 1, 10L * 1000 * 1000, &hwm) != 0)
         goto done;
+    /* Keyed exactly when the runtime runs CURVE (a keys file is set): then each
+       XPUB subscription is checked against the subscriber's User-Id. */
+    const char *keys = tb_config_get(config, "keys-file");
     core = notification_core_new(tb_service_db(service), (size_t)max_frame,
-                                 tb_config_get(config, "keys-file") != NULL);
+                                 keys != NULL && *keys != '\0');
     if (!core)
         goto done;
     const char *pub = tb_config_get(config, "pub");

@@ -32,6 +32,7 @@ static const s_command_t s_commands[] = {
     {"ack", tbctl_cmd_ack},
     {"watch", tbctl_cmd_watch},
     {"health", tbctl_cmd_health},
+    {"keygen", tbctl_cmd_keygen},
 };
 
 static const s_command_t *s_find(const char *name)
@@ -59,6 +60,11 @@ int main(int argc, char **argv)
         return tbctl_usage_error("unknown command", t.cmd);
     /* common/ logs on stderr; keep tbctl's stderr for its own messages */
     tb_log_setup("tbctl", "error", "text");
+    if (cmd->fn != tbctl_cmd_keygen) {
+        int src = tbctl_security_init(&t);
+        if (src != TBCTL_EXIT_OK)
+            return src;
+    }
     t.zmq_ctx = zmq_ctx_new();
     if (!t.zmq_ctx) {
         fputs("tbctl: INTERNAL: cannot create a ZeroMQ context\n", stderr);

@@ -28,7 +28,13 @@ typedef struct {
     /* global settings */
     const char *endpoint[3]; /* by tbctl_svc_t */
     const char *pub_endpoint;
-    const char *actor;
+    const char *actor;   /* what ApiRequest.actor says ("" under keys unless --as) */
+    bool actor_explicit; /* --as or TB_ACTOR was given */
+    /* CURVE (services run with keys): our key pair file and the services'
+       public key (--server-key: Z85, or a file with a "public" line) */
+    const char *key_file;
+    const char *server_key_arg;
+    char server_key[41];
     bool json;
     bool help;
     int timeout_ms;
@@ -61,6 +67,13 @@ void tbctl_print_help(void);
 
 /* tbctl_rpc.c */
 const char *tbctl_svc_name(tbctl_svc_t svc);
+/*  Checks --key-file / --server-key (both or neither), loads the server public
+    key and checks that the key pair file loads. Returns an exit status
+    (TBCTL_EXIT_OK, or TBCTL_EXIT_USAGE after a message). */
+int tbctl_security_init(tbctl_t *t);
+/*  Makes `sock` a CURVE client when a key file is configured (a no-op
+    otherwise). Call before zmq_connect. Returns 0 or -1 (message printed). */
+int tbctl_socket_secure(const tbctl_t *t, void *sock);
 /*  Sends `req` (correlation id and actor filled in here) to `svc` and receives
     its reply into `arena`. Returns TBCTL_EXIT_OK with *reply set, TBCTL_EXIT_API
     when the reply carries an error (printed unless quiet; *reply set), or
@@ -89,6 +102,11 @@ int tbctl_cmd_health(tbctl_t *t);
 
 /* tbctl_watch.c */
 int tbctl_cmd_watch(tbctl_t *t);
+
+/* tbctl_keygen.c */
+/*  tbctl keygen FILE: writes a new key pair (mode 0600, never overwriting) and
+    prints its public line. */
+int tbctl_cmd_keygen(tbctl_t *t);
 
 /* tbctl_print.c: human-readable output on stdout. */
 const char *tbctl_enum_name(const ProtobufCEnumDescriptor *desc, int value);

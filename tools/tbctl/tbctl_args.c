@@ -19,8 +19,10 @@ static const s_global_t s_globals[] = {
     {"matching", "TB_MATCHING_CONNECT", "tcp://127.0.0.1:7103"},
     {"notification", "TB_NOTIFICATION_CONNECT", "tcp://127.0.0.1:7105"},
     {"notification-pub", "TB_NOTIFICATION_PUB_CONNECT", "tcp://127.0.0.1:7106"},
-    {"as", "TB_ACTOR", "operator"},
+    {"as", "TB_ACTOR", NULL},
     {"timeout", "TB_TIMEOUT", "5000"},
+    {"key-file", "TB_KEY_FILE", NULL},
+    {"server-key", "TB_SERVER_KEY", NULL},
 };
 #define S_NGLOBALS (sizeof s_globals / sizeof s_globals[0])
 
@@ -58,13 +60,20 @@ void tbctl_print_help(void)
         "  ack RECIPIENT SEQ                 acknowledge up to SEQ\n"
         "  watch RECIPIENT [--after SEQ]     catch up, then follow live\n"
         "  health                            each service's health and feed lag\n"
+        "  keygen FILE                       write a new CURVE key pair (mode 0600,\n"
+        "                                    never overwriting); prints the public line\n"
         "\n"
         "global flags (environment variable, default):\n"
         "  --intake EP            TB_INTAKE_CONNECT, tcp://127.0.0.1:7101\n"
         "  --matching EP          TB_MATCHING_CONNECT, tcp://127.0.0.1:7103\n"
         "  --notification EP      TB_NOTIFICATION_CONNECT, tcp://127.0.0.1:7105\n"
         "  --notification-pub EP  TB_NOTIFICATION_PUB_CONNECT, tcp://127.0.0.1:7106\n"
-        "  --as ACTOR             TB_ACTOR, operator (identity when services run open)\n"
+        "  --as ACTOR             TB_ACTOR, operator (identity when services run open;\n"
+        "                         with keys the key decides, --as must then match it)\n"
+        "  --key-file FILE        TB_KEY_FILE, none (our CURVE key pair: services with "
+        "keys)\n"
+        "  --server-key KEY       TB_SERVER_KEY, none (the services' public key: 40 Z85\n"
+        "                         characters, or a file with its \"public\" line)\n"
         "  --json                 print one JSON document on stdout\n"
         "  --timeout MS           TB_TIMEOUT, 5000 (reply deadline per call)\n"
         "  --help                 this text\n"
@@ -174,7 +183,12 @@ static int s_apply_globals(tbctl_t *t, const char **values)
     for (int s = 0; s < 3; s++)
         t->endpoint[s] = values[s];
     t->pub_endpoint = values[3];
-    t->actor = values[4];
+    t->actor_explicit = values[4] != NULL;
+    t->key_file = values[6];
+    t->server_key_arg = values[7];
+    /* Open mode: the claim is the identity, operator by default. With keys the
+       key decides; an explicit claim must match it, so none is sent by default. */
+    t->actor = values[4] ? values[4] : t->key_file ? "" : "operator";
     int64_t ms = 0;
     if (tbctl_parse_int("--timeout", values[5], 1, 3600 * 1000, &ms) != 0)
         return -1;

@@ -2,8 +2,10 @@
     receive deadline), so that a dead service costs one timeout and nothing else. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <zmq.h>
 
+#include "tb_auth.h"
 #include "tb_json.h"
 #include "tb_util.h"
 #include "tb_wire.h"
@@ -37,6 +39,41 @@ int tbctl_print_json_reply(const Techbridge__ApiReply *reply)
     fputc('\n', stdout);
     json_decref(doc);
     return TBCTL_EXIT_OK;
+}
+
+int tbctl_security_init(tbctl_t *t)
+{
+    if (!t->key_file && !t->server_key_arg)
+        return TBCTL_EXIT_OK;
+    if (!t->key_file)
+        return tbctl_usage_error("--server-key needs --key-file (our own key pair)",
+                                 NULL);
+    if (!t->server_key_arg)
+        return tbctl_usage_error(
+            "--key-file needs --server-key (the services' public key)", NULL);
+    if (tb_auth_z85_valid(t->server_key_arg))
+        snprintf(t->server_key, sizeof t->server_key, "%s", t->server_key_arg);
+    else if (tb_auth_public_load(t->server_key_arg, t->server_key) != 0)
+        return tbctl_usage_error("--server-key is neither 40 characters of Z85 nor a "
+                                 "readable public key file",
+                                 t->server_key_arg);
+    char pub[41], secret[41];
+    int rc = tb_auth_keypair_load(t->key_file, pub, secret);
+    memset(secret, 0, sizeof secret);
+    if (rc != 0)
+        return tbctl_usage_error("--key-file is not a valid key pair file", t->key_file);
+    return TBCTL_EXIT_OK;
+}
+
+int tbctl_socket_secure(const tbctl_t *t, void *sock)
+{
+    if (!t->key_file)
+        return 0;
+    if (tb_auth_client_setup(sock, t->key_file, t->server_key) != 0) {
+        fprintf(stderr, "tbctl: INTERNAL: cannot set up CURVE with %s\n", t->key_file);
+        return -1;
+    }
+    return 0;
 }
 
 /*  Sends and receives on a connected REQ socket. Returns the reply or NULL. */
@@ -74,6 +111,10 @@ int tbctl_call(const tbctl_t *t, tbctl_svc_t svc, Techbridge__ApiRequest *req,
         return TBCTL_EXIT_UNAVAILABLE;
     }
     int err = 0;
+    if (tbctl_socket_secure(t, sock) != 0) {
+        zmq_close(sock);
+        return TBCTL_EXIT_UNAVAILABLE;
+    }
     if (tb_wire_socket_setup(sock, TBCTL_MAX_REPLY / 4) != 0 ||
         zmq_connect(sock, t->endpoint[svc]) != 0) {
         err = errno;

@@ -118,6 +118,10 @@ static void *s_subscribe(s_watch_t *w)
     void *sub = zmq_socket(w->t->zmq_ctx, ZMQ_SUB);
     if (!sub)
         return NULL;
+    if (tbctl_socket_secure(w->t, sub) != 0) {
+        zmq_close(sub);
+        return NULL;
+    }
     if (tb_wire_socket_setup(sub, S_MAX_NOTIFY) != 0 ||
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, w->recipient, strlen(w->recipient)) != 0 ||
         zmq_connect(sub, w->t->pub_endpoint) != 0) {
