@@ -301,3 +301,14 @@ ProtobufCMessage *tb_wire_recv(void *socket, tb_arena_t *arena,
         errno = err == EMSGSIZE ? EMSGSIZE : EPROTO;
     return msg;
 }
+
+int tb_wire_topic(char *out, size_t cap, const char *recipient)
+{
+    size_t n = strlen(recipient);
+    if (n + 2 > cap)
+        return -1;
+    memcpy(out, recipient, n);
+    out[n] = TB_TOPIC_END;
+    out[n + 1] = '\0';
+    return (int)(n + 1);
+}

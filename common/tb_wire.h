@@ -40,8 +40,17 @@ uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *le
 
 /*  Unpacks `len` bytes as a `desc` message into the arena; NULL when the bytes
     are over max_len, not a valid message, or past the arena's cap. */
-ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena, const ProtobufCMessageDescriptor *desc,
+ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
+                                 const ProtobufCMessageDescriptor *desc,
                                  const uint8_t *data, size_t len, size_t max_len);
+
+/*  The live-push topic of a recipient (an org id or "operators"): the id and a
+    '/' that no id contains, so that ZeroMQ's prefix matching of a subscription
+    to one id never delivers another's frames ("acme/" is not a prefix of
+    "acme-bel/"). Writes it into `out` (`cap` bytes, NUL-terminated) and returns
+    its length, or -1 when it does not fit. */
+#define TB_TOPIC_END '/'
+int tb_wire_topic(char *out, size_t cap, const char *recipient);
 
 /*  Client side. Sends one message; on a DEALER socket an empty delimiter frame
     goes first (`dealer` true). Returns 0 or -1. */

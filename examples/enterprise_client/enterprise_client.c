@@ -303,9 +303,11 @@ static void s_on_live(s_client_t *c, void *sub)
         if (zmq_msg_recv(&body, sub, ZMQ_DONTWAIT) < 0)
             goto done;
     }
-    /* Topics are prefixes: "acme" also matches "acme.cn". Compare exactly. */
-    size_t len = strlen(c->org);
-    if (zmq_msg_size(&topic) != len || memcmp(zmq_msg_data(&topic), c->org, len) != 0)
+    /* Our topic is "<org>/" (tb_wire_topic); check it all the same. */
+    char own[128];
+    int len = tb_wire_topic(own, sizeof own, c->org);
+    if (len < 0 || zmq_msg_size(&topic) != (size_t)len ||
+        memcmp(zmq_msg_data(&topic), own, (size_t)len) != 0)
         goto done;
     tb_arena_t *arena = tb_arena_new(S_ARENA_CAP);
     const Techbridge__Notification *n = (const Techbridge__Notification *)tb_wire_unpack(
@@ -365,9 +367,14 @@ int main(int argc, char **argv)
     printf("following notifications of %s after #%" PRId64 "\n", c.org, c.last);
     fflush(stdout);
     /* Subscribe before catching up, so that nothing falls between the two. */
+    char topic[128];
+    if (tb_wire_topic(topic, sizeof topic, c.org) < 0) {
+        fprintf(stderr, "enterprise-client: org id too long\n");
+        goto done;
+    }
     sub = zmq_socket(c.ctx, ZMQ_SUB);
     if (!sub || s_secure(&c, sub) != 0 || tb_wire_socket_setup(sub, S_MAX_NOTE) != 0 ||
-        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, c.org, strlen(c.org)) != 0 ||
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0 ||
         zmq_connect(sub, pub) != 0) {
         fprintf(stderr, "enterprise-client: cannot subscribe at %s\n", pub);
         goto done;

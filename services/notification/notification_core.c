@@ -11,6 +11,7 @@
 #include "tb_log.h"
 #include "tb_util.h"
 #include "tb_valid.h"
+#include "tb_wire.h"
 
 /*  Everything one event builds (its notifications and their packed form). */
 #define S_APPLY_ARENA_CAP (8u * 1024 * 1024)
@@ -94,7 +95,9 @@ bool notification_may_subscribe(bool keyed, const char *user_id, const void *top
         return true;
     if (strcmp(user_id, NOTIFICATION_OPERATORS) == 0)
         return false;
-    return len == strlen(user_id) && memcmp(topic, user_id, len) == 0;
+    char own[128];
+    int n = tb_wire_topic(own, sizeof own, user_id);
+    return n > 0 && len == (size_t)n && memcmp(topic, own, len) == 0;
 }
 
 static const char *s_str(const char *s)
@@ -339,8 +342,10 @@ static void s_publish(notification_core_t *core, const s_pending_t *p)
         return;
     /* An XPUB never blocks: a subscriber past its high-water mark loses the live
        copy (it catches up from the store), the service carries on. */
-    if (zmq_send(core->xpub, p->recipient, strlen(p->recipient),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+    char topic[128];
+    int topic_len = tb_wire_topic(topic, sizeof topic, p->recipient);
+    if (topic_len < 0 ||
+        zmq_send(core->xpub, topic, (size_t)topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(core->xpub, p->data, p->len, ZMQ_DONTWAIT) < 0) {
         tb_warn("notification.publish_failed", p->cid, TB_S("recipient", p->recipient),
                 TB_I("seq", p->seq), TB_S("error", zmq_strerror(zmq_errno())));

@@ -609,11 +609,11 @@ Test(notification, slow_subscriber_loses_nothing_stored, .fini = s_teardown,
     int big = 100000;
     zmq_setsockopt(live, ZMQ_RCVHWM, &big, sizeof big);
     cr_assert(zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "", 0) == 0);
-    cr_assert(zmq_setsockopt(live, ZMQ_SUBSCRIBE, "slow-org", 8) == 0);
+    cr_assert(zmq_setsockopt(live, ZMQ_SUBSCRIBE, "slow-org/", 9) == 0);
     cr_assert(zmq_connect(slow, E.notif_pub) == 0);
     cr_assert(zmq_connect(live, E.notif_pub) == 0);
     /* The XPUB logs each new subscription: wait until both are registered. */
-    s_log_arg_t sub_all = {E.notif, "\"topic\":\"slow-org\""};
+    s_log_arg_t sub_all = {E.notif, "\"topic\":\"slow-org/\""};
     cr_assert(tb_test_wait_until(s_log_has, &sub_all, 10000), "subscription not seen");
 
     const int n = 150;
@@ -638,8 +638,8 @@ Test(notification, slow_subscriber_loses_nothing_stored, .fini = s_teardown,
         cr_assert(zmq_msg_more(&topic), "a single-frame message");
         cr_assert(zmq_msg_recv(&body, live, 0) >= 0);
         cr_assert(!zmq_msg_more(&body), "more than two frames");
-        cr_assert_eq(zmq_msg_size(&topic), 8);
-        cr_assert(memcmp(zmq_msg_data(&topic), "slow-org", 8) == 0);
+        cr_assert_eq(zmq_msg_size(&topic), 9);
+        cr_assert(memcmp(zmq_msg_data(&topic), "slow-org/", 9) == 0);
         Techbridge__Notification *note = (Techbridge__Notification *)tb_wire_unpack(
             E.arena, &techbridge__notification__descriptor, zmq_msg_data(&body),
             zmq_msg_size(&body), 1 << 20);

@@ -567,20 +567,20 @@ static Techbridge__Notification *s_live(void *sub, int ms, char topic[80])
 Test(security, an_organisation_subscribes_only_to_its_own_topic)
 {
     s_start_all();
-    void *snoop = s_sub(&E.acme, OTHER);   /* acme-bel asks for other-cn's topic */
-    void *own = s_sub(&E.acme, ACME);      /* and for its own */
-    void *op = s_sub(&E.op, OTHER);        /* an operator may follow anyone */
-    void *prefix = s_sub(&E.acme, "acme"); /* a prefix of its id is not its topic */
+    void *snoop = s_sub(&E.acme, OTHER "/"); /* acme-bel asks for other-cn's topic */
+    void *own = s_sub(&E.acme, ACME "/");    /* and for its own */
+    void *op = s_sub(&E.op, OTHER "/");      /* an operator may follow anyone */
+    void *prefix = s_sub(&E.acme, "acme");   /* a prefix of its id is not its topic */
     cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe_denied\"",
-                               "\"topic\":\"" OTHER "\",\"user\":\"" ACME "\"", 10000),
+                               "\"topic\":\"" OTHER "/\",\"user\":\"" ACME "\"", 10000),
               "acme-bel's subscription to other-cn was not refused");
     cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe_denied\"", "\"topic\":\"acme\"",
                                10000));
     cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe\"",
-                               "\"topic\":\"" ACME "\",\"user\":\"" ACME "\"", 10000),
+                               "\"topic\":\"" ACME "/\",\"user\":\"" ACME "\"", 10000),
               "acme-bel's own subscription was not admitted");
     cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe\"",
-                               "\"topic\":\"" OTHER "\",\"user\":\"operator\"", 10000));
+                               "\"topic\":\"" OTHER "/\",\"user\":\"operator\"", 10000));
 
     Techbridge__Request *need =
         s_submit_ok(&E.acme, s_request("need_by.json", ACME, "N1"));
@@ -594,7 +594,7 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
     if (!n)
         s_dump_logs();
     cr_assert_not_null(n, "acme-bel got no live notification on its own topic");
-    cr_assert_str_eq(topic, ACME);
+    cr_assert_str_eq(topic, ACME "/");
     cr_assert_str_eq(n->recipient, ACME);
     cr_assert_eq(n->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED);
     cr_assert_str_eq(n->subject_id, need->id);
@@ -602,7 +602,7 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
     /* The operator's copy of other-cn's notification shows it went out live ... */
     n = s_live(op, 20000, topic);
     cr_assert_not_null(n, "the operator got no live notification of other-cn");
-    cr_assert_str_eq(topic, OTHER);
+    cr_assert_str_eq(topic, OTHER "/");
     cr_assert_str_eq(n->subject_id, offer->id);
     /* ... at the same moment as to every subscriber of the topic: acme-bel's
        refused subscriptions got nothing. */

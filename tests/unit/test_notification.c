@@ -180,10 +180,12 @@ Test(notification_rules, subscriptions)
 {
     cr_assert(notification_may_subscribe(false, "", "", 0));
     cr_assert(notification_may_subscribe(true, "operator", "", 0));
-    cr_assert(notification_may_subscribe(true, "acme", "acme", 4));
+    cr_assert(notification_may_subscribe(true, "acme", "acme/", 5));
+    cr_assert_not(notification_may_subscribe(true, "acme", "acme", 4));
+    cr_assert_not(notification_may_subscribe(true, "acme", "acme/x", 6));
     cr_assert_not(notification_may_subscribe(true, "acme", "", 0));
     cr_assert_not(notification_may_subscribe(true, "acme", "acm", 3));
     cr_assert_not(notification_may_subscribe(true, "acme", "acme.cn", 7));
-    cr_assert_not(notification_may_subscribe(true, "", "acme", 4));
-    cr_assert_not(notification_may_subscribe(true, "operators", "operators", 9));
+    cr_assert_not(notification_may_subscribe(true, "", "acme/", 5));
+    cr_assert_not(notification_may_subscribe(true, "operators", "operators/", 10));
 }

@@ -28,7 +28,8 @@ static void s_on_signal(int sig)
 typedef struct {
     tbctl_t *t;
     const char *recipient;
-    int64_t last; /* the highest seq printed */
+    char topic[128]; /* tb_wire_topic of the recipient */
+    int64_t last;    /* the highest seq printed */
 } s_watch_t;
 
 static void s_emit(s_watch_t *w, const Techbridge__Notification *n)
@@ -95,8 +96,8 @@ static void s_on_live(s_watch_t *w, void *sub)
             break;
         nparts++;
     }
-    bool ok = nparts == 2 && zmq_msg_size(&parts[0]) == strlen(w->recipient) &&
-              memcmp(zmq_msg_data(&parts[0]), w->recipient, strlen(w->recipient)) == 0;
+    bool ok = nparts == 2 && zmq_msg_size(&parts[0]) == strlen(w->topic) &&
+              memcmp(zmq_msg_data(&parts[0]), w->topic, strlen(w->topic)) == 0;
     if (ok) {
         tb_arena_t *arena = tb_arena_new(S_ARENA_CAP);
         const Techbridge__Notification *n =
@@ -123,7 +124,7 @@ static void *s_subscribe(s_watch_t *w)
         return NULL;
     }
     if (tb_wire_socket_setup(sub, S_MAX_NOTIFY) != 0 ||
-        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, w->recipient, strlen(w->recipient)) != 0 ||
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, w->topic, strlen(w->topic)) != 0 ||
         zmq_connect(sub, w->t->pub_endpoint) != 0) {
         fprintf(stderr, "tbctl: UNAVAILABLE: cannot subscribe at %s: %s\n",
                 w->t->pub_endpoint, zmq_strerror(errno));
@@ -173,6 +174,8 @@ int tbctl_cmd_watch(tbctl_t *t)
     s_watch_t w = {.t = t, .recipient = t->pos[0], .last = 0};
     if (tbctl_opt_int(t, "after", 0, INT64_MAX, &w.last) != 0)
         return TBCTL_EXIT_USAGE;
+    if (tb_wire_topic(w.topic, sizeof w.topic, w.recipient) < 0)
+        return tbctl_usage_error("recipient too long", w.recipient);
     s_install_signals();
     void *sub = s_subscribe(&w);
     if (!sub)
