@@ -223,6 +223,72 @@ uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *le
     return out;
 }
 
+/*  Reads a varint at *p (< end); returns false when it is cut or too long. */
+static bool s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  False when a string field of `desc` (at any depth) holds a NUL byte:
+    protobuf-c would hand it over as a C string cut at the NUL, so the rest
+    would be silently dropped. A malformed wire is left for protobuf-c to
+    refuse (true). */
+static bool s_strings_clean(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                            size_t len, int depth)
+{
+    const uint8_t *end = p + len;
+    if (depth > 32)
+        return true;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!s_varint(&p, end, &tag))
+            return true;
+        switch (tag & 7) {
+        case 0:
+            if (!s_varint(&p, end, &n))
+                return true;
+            break;
+        case 1:
+            if ((size_t)(end - p) < 8)
+                return true;
+            p += 8;
+            break;
+        case 5:
+            if ((size_t)(end - p) < 4)
+                return true;
+            p += 4;
+            break;
+        case 2: {
+            if (!s_varint(&p, end, &n) || n > (uint64_t)(end - p))
+                return true;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX
+                    ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
+                    : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)n))
+                return false;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !s_strings_clean(f->descriptor, p, (size_t)n, depth + 1))
+                return false;
+            p += n;
+            break;
+        }
+        default:
+            return true; /* groups: protobuf-c's call */
+        }
+    }
+    return true;
+}
+
 ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
                                  const ProtobufCMessageDescriptor *desc,
                                  const uint8_t *data, size_t len, size_t max_len)
@@ -235,6 +301,10 @@ ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
     /* Checked before protobuf-c sees a byte: it has no limits of its own. */
     if (len > max_len) {
         errno = EMSGSIZE;
+        return NULL;
+    }
+    if (data && !s_strings_clean(desc, data, len, 0)) {
+        errno = EILSEQ;
         return NULL;
     }
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, tb_arena_allocator(arena),
