@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tb_auth.h"
 #include "tb_log.h"
+#include "tb_valid.h"
+#include "tb_wire.h"
 
 /*  When the arena is exhausted, the reply still carries an error: this one,
     never modified (tb_call_violation leaves it alone). */
@@ -132,4 +135,94 @@ const char *tb_call_kind_name(Techbridge__ApiRequest__BodyCase body_case)
     default:
         return "unknown";
     }
+}
+
+/* ---- a call's request ---- */
+
+static bool s_cid_valid(const char *cid)
+{
+    size_t n = strlen(cid);
+    if (n > TB_CALL_CID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (cid[i] < 0x20 || cid[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/*  Under CURVE the caller is who its key says (`user`, the ZAP User-Id of the
+    message: "operator" or an org id), never what the request claims; a claim
+    that differs is refused. Returns 0, or -1 with the reply's error set. */
+static int s_identity_keyed(tb_call_t *call, const char *user)
+{
+    const char *claim = call->req->actor ? call->req->actor : "";
+    if (!user || !*user) {
+        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind), TB_S("user", ""),
+                TB_S("claimed", claim), TB_S("reason", "no authenticated identity"));
+        return tb_call_error(call, TECHBRIDGE__CODE__UNAUTHENTICATED,
+                             "no authenticated identity on this connection");
+    }
+    call->is_operator = tb_auth_is_operator(user);
+    call->actor = call->is_operator ? TB_OPERATOR : tb_arena_strdup(call->arena, user);
+    if (!call->actor)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "request too large");
+    if (*claim && strcmp(claim, call->actor) != 0) {
+        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind),
+                TB_S("user", call->actor), TB_S("claimed", claim),
+                TB_S("reason", "the claimed actor is not the key's role"));
+        return tb_call_error(call, TECHBRIDGE__CODE__PERMISSION_DENIED,
+                             "this key acts as %s, not as the claimed actor",
+                             call->actor);
+    }
+    return 0;
+}
+
+/*  Open mode: the caller's claim is taken. Returns 0, or -1 with the reply's
+    error set. */
+static int s_identity_open(tb_call_t *call)
+{
+    const char *actor = call->req->actor ? call->req->actor : "";
+    if (!*actor || strcmp(actor, TB_OPERATOR) == 0) {
+        call->actor = TB_OPERATOR;
+        call->is_operator = true;
+    } else if (tb_valid_org_id(actor)) {
+        call->actor = actor;
+        call->is_operator = false;
+    } else {
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "actor must be \"operator\" or an organisation id "
+                             "(1..64 of a-z 0-9 . _ -)");
+    }
+    return 0;
+}
+
+int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max_frame,
+                    const char *user_id, bool keyed)
+{
+    if (len > max_frame)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "frame of %zu bytes exceeds the limit of %zu", len,
+                             max_frame);
+    Techbridge__ApiRequest *req = (Techbridge__ApiRequest *)tb_wire_unpack(
+        call->arena, &techbridge__api_request__descriptor, body, len, max_frame);
+    if (!req)
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "not a valid ApiRequest");
+    call->req = req;
+    const char *cid = req->correlation_id ? req->correlation_id : "";
+    if (!s_cid_valid(cid))
+        return tb_call_error(
+            call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+            "correlation_id must be at most %d printable ASCII characters",
+            TB_CALL_CID_MAX);
+    if (*cid) {
+        call->cid = cid;
+        call->reply->correlation_id = (char *)cid;
+    }
+    if (req->body_case == TECHBRIDGE__API_REQUEST__BODY__NOT_SET)
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "unknown or missing kind");
+    call->kind = tb_call_kind_name(req->body_case);
+    return keyed ? s_identity_keyed(call, user_id) : s_identity_open(call);
 }

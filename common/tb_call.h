@@ -6,6 +6,8 @@
 #define TB_CALL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "api.pb-c.h"
 #include "tb_arena.h"
@@ -13,15 +15,32 @@
 
 #define TB_OPERATOR "operator"
 
+/*  Longest correlation id a request may carry (printable ASCII). */
+#define TB_CALL_CID_MAX 64
+
 typedef struct {
     tb_arena_t *arena;
-    Techbridge__ApiRequest *req;  /* decoded, bounded */
-    Techbridge__ApiReply *reply;  /* correlation_id already set */
-    const char *cid;              /* the request's correlation id, or one we made */
-    const char *actor;            /* "operator" or an org id: who is calling */
+    Techbridge__ApiRequest *req; /* decoded, bounded */
+    Techbridge__ApiReply *reply; /* correlation_id already set */
+    const char *cid;             /* the request's correlation id, or one we made */
+    const char *actor;           /* "operator" or an org id: who is calling */
     bool is_operator;
-    const char *kind;             /* the call's kind for logs and stats: "submit" */
+    const char *kind; /* the call's kind for logs and stats: "submit" */
 } tb_call_t;
+
+/*  Decodes the ApiRequest frame `body` (`len` bytes; more than `max_frame`
+    is refused, strings and repeated fields are bounded by tb_wire_unpack) into
+    call->req, then makes the checks every call gets before its handler: the
+    correlation id (at most TB_CALL_CID_MAX printable ASCII; when not empty it
+    becomes call->cid and the reply's), a known body case (call->kind), and who
+    is calling (call->actor, call->is_operator). With `keyed` (CURVE) the
+    caller is `user_id`, the ZAP User-Id of the frame ("operator" or an org
+    id; none is refused) and a differing ApiRequest.actor is refused; in open
+    mode the request's actor is taken ("" or "operator": the operator, or an
+    organisation id). `call` needs its arena, reply and cid set. Returns 0, or
+    -1 with the reply's error set (call->req is set once the frame decoded). */
+int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max_frame,
+                    const char *user_id, bool keyed);
 
 /*  Sets the reply's error (code and message). `fmt` is a literal of ours: data
     goes in the arguments, never in the format. Returns -1, for `return

@@ -567,17 +567,6 @@ PGconn *tb_db_conn(tb_db_t *self)
     return self->conn;
 }
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 uint8_t *tb_db_bytea(tb_arena_t *arena, const PGresult *res, int row, int col, size_t max,
                      size_t *len)
 {
@@ -595,8 +584,8 @@ uint8_t *tb_db_bytea(tb_arena_t *arena, const PGresult *res, int row, int col, s
     if (!out)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        int hi = s_hexval(text[2 + 2 * i]);
-        int lo = s_hexval(text[3 + 2 * i]);
+        int hi = tb_hex_value((unsigned char)text[2 + 2 * i]);
+        int lo = tb_hex_value((unsigned char)text[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return NULL;
         out[i] = (uint8_t)(hi << 4 | lo);

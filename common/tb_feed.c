@@ -24,6 +24,8 @@
 #define TB_FEED_MAX_EVENTS     1000
 #define TB_FEED_PARKED_MAX     4096
 #define TB_FEED_CONSUMER_BATCH 100
+/*  The most events a consumer applies in one transaction. */
+#define TB_FEED_TX_MAX 100
 /*  No reply within wait_ms + this: the producer probably restarted. */
 #define TB_FEED_REPLY_GRACE_MS 2000
 #define TB_FEED_BACKOFF_MIN_MS 100
@@ -488,7 +490,7 @@ typedef enum {
     A_NONE,
     A_LOAD_CURSOR, /* ensure + read the cursor row */
     A_SEND,        /* send a FeedFetch after the cursor */
-    A_APPLY,       /* apply the reply's events, one transaction each */
+    A_APPLY,       /* apply the reply's events, one transaction per batch */
     A_DROP,        /* a reply nobody waits for */
     A_RECONNECT,   /* fresh DEALER: the old one may hold a stale request */
     A_BACKOFF      /* schedule a retry, doubling the delay */
@@ -728,6 +730,106 @@ db_failed:
     return -1;
 }
 
+/*  The outcome of applying a group of events in one transaction. */
+typedef enum {
+    G_DONE,     /* applied (or already applied) up to the group's end */
+    G_FAILED,   /* database trouble or a gap: back off and refetch */
+    G_FALLBACK, /* an apply failed: nothing of the group stayed, go one by one */
+} s_group_t;
+
+/*  Applies evs[0..n) (ascending, from one batch) in ONE transaction with one
+    cursor update: BEGIN, lock the cursor row, skip what it already covers,
+    apply the rest in order, set the cursor to the last applied, COMMIT, then
+    `committed` for each applied event in order. When an apply fails, the whole
+    transaction rolls back and the caller applies the group one event per
+    transaction, so that a failing event blocks only itself. */
+static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *const *evs,
+                               size_t n)
+{
+    tb_db_t *db = self->db;
+    const char *cid = evs[0]->correlation_id;
+    if (tb_db_begin(db) < 0)
+        goto db_failed;
+    const char *p[] = {self->name, self->stream, NULL};
+    int64_t last = -1;
+    PGresult *res = s_exec(db, Q_CURSOR_LOCK, 2, p);
+    if (!res)
+        goto db_failed_rollback;
+    if (PQntuples(res) != 1 || s_parse_i64(PQgetvalue(res, 0, 0), &last) < 0) {
+        PQclear(res);
+        tb_db_rollback(db);
+        tb_warn("feed.apply", cid, TB_S("consumer", self->name),
+                TB_S("error", "cursor row missing"));
+        return G_FAILED;
+    }
+    PQclear(res);
+    int64_t t0 = tb_mono_us();
+    size_t first = 0;
+    while (first < n && evs[first]->seq <= last)
+        first++; /* another instance, or an earlier delivery, applied them */
+    size_t end = first;
+    bool gap = false;
+    for (; end < n; end++) {
+        const Techbridge__Event *ev = evs[end];
+        if (ev->seq != last + 1 + (int64_t)(end - first)) {
+            gap = true;
+            break;
+        }
+        if (self->fn(db, ev, self->arg) < 0) {
+            tb_db_rollback(db);
+            tb_warn("feed.apply", ev->correlation_id, TB_S("consumer", self->name),
+                    TB_I("seq", ev->seq), TB_I("type", ev->type),
+                    TB_I("batch", (int64_t)(end - first + 1)),
+                    TB_S("error", "apply failed in a batch: one by one"),
+                    TB_S("db", tb_db_message(db)));
+            return G_FALLBACK;
+        }
+    }
+    if (end > first) {
+        char seq_s[24];
+        snprintf(seq_s, sizeof seq_s, "%lld", (long long)evs[end - 1]->seq);
+        p[2] = seq_s;
+        res = s_exec(db, Q_CURSOR_SET, 3, p);
+        if (!res)
+            goto db_failed_rollback;
+        PQclear(res);
+        if (tb_db_commit(db) < 0)
+            goto db_failed;
+        self->cursor = evs[end - 1]->seq;
+        int64_t latency = tb_mono_us() - t0;
+        for (size_t i = first; i < end; i++) {
+            const Techbridge__Event *ev = evs[i];
+            tb_info("feed.apply", ev->correlation_id, TB_S("consumer", self->name),
+                    TB_S("stream", self->stream), TB_I("seq", ev->seq),
+                    TB_I("type", ev->type), TB_I("batch", (int64_t)(end - first)),
+                    TB_I("latency_us", latency));
+            if (self->committed)
+                self->committed(ev, self->arg);
+        }
+    } else {
+        tb_db_rollback(db);
+        self->cursor = last;
+    }
+    if (first > 0)
+        tb_debug("feed.skip", cid, TB_S("consumer", self->name),
+                 TB_I("seq", evs[first - 1]->seq), TB_I("cursor", last));
+    if (gap) {
+        tb_warn("feed.apply", evs[end]->correlation_id, TB_S("consumer", self->name),
+                TB_S("stream", self->stream), TB_I("seq", evs[end]->seq),
+                TB_I("cursor", self->cursor),
+                TB_S("error", "gap in the feed: refetching"));
+        return G_FAILED;
+    }
+    return G_DONE;
+
+db_failed_rollback:
+    tb_db_rollback(db);
+db_failed:
+    tb_warn("feed.apply", cid, TB_S("consumer", self->name), TB_I("seq", evs[0]->seq),
+            TB_S("error", "database"), TB_S("db", tb_db_message(db)));
+    return G_FAILED;
+}
+
 static int s_apply_batch(tb_feed_consumer_t *self, const Techbridge__FeedBatch *batch)
 {
     if (!batch) {
@@ -742,12 +844,25 @@ static int s_apply_batch(tb_feed_consumer_t *self, const Techbridge__FeedBatch *
     }
     if (batch->head > self->head)
         self->head = batch->head;
-    for (size_t i = 0; i < batch->n_events; i++) {
-        const Techbridge__Event *ev = batch->events[i];
-        if (ev->seq <= self->cursor)
+    size_t i = 0;
+    while (i < batch->n_events) {
+        if (batch->events[i]->seq <= self->cursor) {
+            i++;
             continue;
-        if (s_apply_one(self, ev) < 0)
+        }
+        size_t n = batch->n_events - i;
+        if (n > TB_FEED_TX_MAX)
+            n = TB_FEED_TX_MAX;
+        Techbridge__Event *const *evs = batch->events + i;
+        s_group_t rc = n == 1 ? (s_apply_one(self, evs[0]) < 0 ? G_FAILED : G_DONE)
+                              : s_apply_group(self, evs, n);
+        if (rc == G_FAILED)
             return -1;
+        if (rc == G_FALLBACK)
+            for (size_t k = 0; k < n; k++)
+                if (evs[k]->seq > self->cursor && s_apply_one(self, evs[k]) < 0)
+                    return -1;
+        i += n;
     }
     self->backoff_ms = TB_FEED_BACKOFF_MIN_MS;
     return 0;

@@ -14,10 +14,12 @@
     until an event commits or wait_ms passes.
 
     Consumer (tb_feed_consumer_t, driven by tb_service): a DEALER that fetches
-    after its cursor, applies each event in one transaction together with the
-    cursor update (SELECT ... FOR UPDATE on its cursor row, so a second instance
-    of the same consumer waits instead of doubling an effect), and fetches
-    again. */
+    after its cursor and applies a fetched batch (at most 100 events) in one
+    transaction together with the cursor update (SELECT ... FOR UPDATE on its
+    cursor row, so a second instance of the same consumer waits instead of
+    doubling an effect), then fetches again. When one event's apply fails, the
+    batch is rolled back and redone one event per transaction, so that event
+    alone waits (with back-off) and nothing is half-applied. */
 #ifndef TB_FEED_H
 #define TB_FEED_H
 

@@ -19,7 +19,6 @@
 #include "tb_migrate.h"
 #include "tb_stats.h"
 #include "tb_util.h"
-#include "tb_valid.h"
 #include "tb_wire.h"
 
 #ifndef TB_VERSION
@@ -30,8 +29,7 @@
 #define S_FEED_WAKE_MS  1000 /* the slow safety timer of the feed servers */
 #define S_API_BATCH     64   /* API calls served per loop turn, so feeds keep going */
 #define S_HWM           1000 /* queued messages per peer, each way */
-#define S_CID_MAX       64
-#define S_ARENA_FRAMES  16 /* a call's arena: this many times max-frame */
+#define S_ARENA_FRAMES  16   /* a call's arena: this many times max-frame */
 #define S_ENDPOINTS_MAX 1024
 
 typedef struct {
@@ -526,17 +524,6 @@ int tb_service_every(tb_service_t *self, int interval_ms, tb_timer_fn fn, void *
 
 /* ---- API calls ---- */
 
-static bool s_cid_valid(const char *cid)
-{
-    size_t n = strlen(cid);
-    if (n > S_CID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (cid[i] < 0x20 || cid[i] > 0x7e)
-            return false;
-    return true;
-}
-
 static int64_t s_lag(tb_feed_consumer_t *c)
 {
     int64_t lag = tb_feed_consumer_head(c) - tb_feed_consumer_cursor(c);
@@ -578,37 +565,8 @@ static int s_health(tb_service_t *self, tb_call_t *call)
     return 0;
 }
 
-/*  Under CURVE the caller is who its key says (the ZAP User-Id of the
-    message: "operator" or an org id), never what the request claims; a claim
-    that differs is refused. Returns 0, or -1 with the reply's error set. */
-static int s_identity_keyed(tb_msg_t *msg, tb_call_t *call)
-{
-    const char *user = tb_msg_user_id(msg);
-    const char *claim = call->req->actor ? call->req->actor : "";
-    if (!*user) {
-        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind), TB_S("user", ""),
-                TB_S("claimed", claim), TB_S("reason", "no authenticated identity"));
-        return tb_call_error(call, TECHBRIDGE__CODE__UNAUTHENTICATED,
-                             "no authenticated identity on this connection");
-    }
-    call->is_operator = tb_auth_is_operator(user);
-    call->actor = call->is_operator ? TB_OPERATOR : tb_arena_strdup(call->arena, user);
-    if (!call->actor)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
-                             "request too large");
-    if (*claim && strcmp(claim, call->actor) != 0) {
-        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind),
-                TB_S("user", call->actor), TB_S("claimed", claim),
-                TB_S("reason", "the claimed actor is not the key's role"));
-        return tb_call_error(call, TECHBRIDGE__CODE__PERMISSION_DENIED,
-                             "this key acts as %s, not as the claimed actor",
-                             call->actor);
-    }
-    return 0;
-}
-
-/*  Decodes and checks the request; fills call->req, cid, actor. Returns 0, or
-    -1 with the reply's error set. */
+/*  Decodes and checks the request (tb_call_prepare); fills call->req, cid,
+    kind, actor. Returns 0, or -1 with the reply's error set. */
 static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
 {
     size_t len = 0;
@@ -618,45 +576,9 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "expected one non-empty ApiRequest frame, got %d frame(s)",
                              frames);
-    if (len > self->max_frame)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
-                             "frame of %zu bytes exceeds the limit of %zu", len,
-                             self->max_frame);
-    Techbridge__ApiRequest *req = (Techbridge__ApiRequest *)tb_wire_unpack(
-        call->arena, &techbridge__api_request__descriptor, body, len, self->max_frame);
-    if (!req)
-        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-                             "not a valid ApiRequest");
-    call->req = req;
-    const char *cid = req->correlation_id ? req->correlation_id : "";
-    if (!s_cid_valid(cid))
-        return tb_call_error(
-            call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-            "correlation_id must be at most %d printable ASCII characters", S_CID_MAX);
-    if (*cid) {
-        call->cid = cid;
-        call->reply->correlation_id = (char *)cid;
-    }
-    if (req->body_case == TECHBRIDGE__API_REQUEST__BODY__NOT_SET)
-        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-                             "unknown or missing kind");
-    call->kind = tb_call_kind_name(req->body_case);
-    if (self->auth)
-        return s_identity_keyed(msg, call);
-    /* Open mode: the caller's claim is taken. */
-    const char *actor = req->actor ? req->actor : "";
-    if (!*actor || strcmp(actor, TB_OPERATOR) == 0) {
-        call->actor = TB_OPERATOR;
-        call->is_operator = true;
-    } else if (tb_valid_org_id(actor)) {
-        call->actor = actor;
-        call->is_operator = false;
-    } else {
-        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-                             "actor must be \"operator\" or an organisation id "
-                             "(1..64 of a-z 0-9 . _ -)");
-    }
-    return 0;
+    bool keyed = self->auth != NULL;
+    return tb_call_prepare(call, body, len, self->max_frame,
+                           keyed ? tb_msg_user_id(msg) : NULL, keyed);
 }
 
 /*  A handler must leave no transaction open: the next call would run inside it. */
@@ -1079,6 +1001,16 @@ int tb_service_run(tb_service_t *self)
                 now = tb_mono_us();
                 self->timers[i].due_us =
                     now + (int64_t)self->timers[i].interval_ms * 1000;
+            }
+            /* A consumer's or a timer's transaction may have appended events: the
+               NOTIFY of our own session came back with its COMMIT and sits in
+               libpq's buffer, so the socket will not show readable for it and the
+               next poll could sleep until the slow timer. Wake the feeds now. */
+            if (self->nfeeds > 0 && tb_db_ok(self->db) &&
+                tb_db_drain_notifies(self->db) > 0) {
+                for (size_t i = 0; i < self->nfeeds; i++)
+                    tb_feed_server_wake(self->feeds[i].server);
+                next_wake = tb_mono_us() + S_FEED_WAKE_MS * 1000LL;
             }
         }
         for (size_t i = 0; i < self->nsockets && !s_stop; i++)

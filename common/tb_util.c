@@ -24,3 +24,14 @@ void tb_uuid(char out[37])
     uuid_generate_random(id);
     uuid_unparse_lower(id, out);
 }
+
+int tb_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -1,4 +1,4 @@
-/*  tb_util: time and identifiers. */
+/*  tb_util: time, identifiers, hex digits. */
 #ifndef TB_UTIL_H
 #define TB_UTIL_H
 
@@ -10,5 +10,7 @@ int64_t tb_now_ms(void);
 int64_t tb_mono_us(void);
 /*  A new random UUID (libuuid), lower-case text, into `out` (37 bytes). */
 void tb_uuid(char out[37]);
+/*  The value of hex digit `c` (0-9, a-f, A-F), or -1 for any other character. */
+int tb_hex_value(int c);
 
 #endif

@@ -1,8 +1,8 @@
 /*  fuzz_api_request: an ApiRequest frame as a service receives it. The bytes go
-    through tb_wire_unpack with the service's limits, then through the checks
-    tb_service makes after decoding (correlation id, body case, actor) and the
-    pure checks of each kind (field rules, edit merge, page tokens, the state
-    machine). The reply the call would get is packed too. */
+    through tb_call_prepare with the service's limits (the runtime's decode and
+    its checks: frame size, correlation id, body case, actor, in open mode or as
+    under CURVE), then through the pure checks of each kind (field rules, edit
+    merge, page tokens, the state machine). The reply the call would get is packed too. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,7 +13,6 @@
 #include "tb_fsm.h"
 #include "tb_json.h"
 #include "tb_valid.h"
-#include "tb_wire.h"
 
 #ifdef TB_FUZZ_INTAKE
 #include "intake_core.h"
@@ -21,53 +20,6 @@
 #ifdef TB_FUZZ_NOTIFICATION
 #include "notification_core.h"
 #endif
-
-#define S_CID_MAX 64 /* tb_service.c */
-
-/*  tb_service.c's s_cid_valid. */
-static bool s_cid_valid(const char *cid)
-{
-    size_t n = strlen(cid);
-    if (n > S_CID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (cid[i] < 0x20 || cid[i] > 0x7e)
-            return false;
-    return true;
-}
-
-/*  tb_service.c's s_decode after the unpack. Returns 0 or -1 (error set). */
-static int s_decode_checks(tb_call_t *call)
-{
-    Techbridge__ApiRequest *req = call->req;
-    const char *cid = req->correlation_id ? req->correlation_id : "";
-    if (!s_cid_valid(cid))
-        return tb_call_error(
-            call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-            "correlation_id must be at most %d printable ASCII characters", S_CID_MAX);
-    if (*cid) {
-        call->cid = cid;
-        call->reply->correlation_id = (char *)cid;
-    }
-    if (req->body_case == TECHBRIDGE__API_REQUEST__BODY__NOT_SET)
-        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-                             "unknown or missing kind");
-    call->kind = tb_call_kind_name(req->body_case);
-    FUZZ_CHECK(call->kind && *call->kind, "tb_call_kind_name");
-    const char *actor = req->actor ? req->actor : "";
-    if (!*actor || strcmp(actor, TB_OPERATOR) == 0) {
-        call->actor = TB_OPERATOR;
-        call->is_operator = true;
-    } else if (tb_valid_org_id(actor)) {
-        call->actor = actor;
-        call->is_operator = false;
-    } else {
-        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
-                             "actor must be \"operator\" or an organisation id "
-                             "(1..64 of a-z 0-9 . _ -)");
-    }
-    return 0;
-}
 
 static void s_violations(tb_call_t *call, const tb_violations_t *v)
 {
@@ -107,28 +59,14 @@ static void s_submit(tb_call_t *call)
 static void s_edit(tb_call_t *call)
 {
     const Techbridge__EditRequest *e = call->req->edit;
-    if (!e || !e->changes)
-        return;
-    (void)tb_valid_uuid(e->id);
 #ifdef TB_FUZZ_INTAKE
-    (void)intake_is_uuid(e->id);
-    if (e->n_fields > INTAKE_EDIT_FIELDS_MAX)
+    /* intake's own checks of the call, then the merge into a stored request. */
+    if (intake_edit_check(call, e) != 0) {
+        FUZZ_CHECK(call->reply->error != NULL,
+                   "intake_edit_check failed without an error");
         return;
-    bool bad = false;
-    for (size_t i = 0; i < e->n_fields; i++) {
-        const char *name = e->fields[i];
-        if (intake_field_editable(name))
-            continue;
-        char *path = tb_arena_printf(call->arena, "fields[%zu]", i);
-        if (strlen(name) > INTAKE_FIELD_NAME_MAX || !tb_valid_utf8(name, strlen(name)))
-            tb_call_violation(call, path, "not a field name");
-        else
-            tb_call_violation(call, path,
-                              tb_arena_printf(call->arena, "unknown field %s", name));
-        bad = true;
     }
-    if (bad)
-        return;
+    (void)tb_valid_uuid(e->id);
     Techbridge__Request *stored = fuzz_stored_request(call->arena);
     tb_violations_t *v = tb_arena_alloc(call->arena, sizeof *v);
     if (!stored || !v)
@@ -147,6 +85,9 @@ static void s_edit(tb_call_t *call)
         fuzz_check_request(call->arena, stored);
     }
 #else
+    if (!e || !e->changes)
+        return;
+    (void)tb_valid_uuid(e->id);
     fuzz_check_request(call->arena, e->changes);
 #endif
 }
@@ -181,6 +122,12 @@ static void s_list(tb_call_t *call)
 static void s_transition(tb_call_t *call)
 {
     const Techbridge__TransitionRequest *t = call->req->transition;
+#ifdef TB_FUZZ_INTAKE
+    const char *reason = NULL;
+    if (intake_transition_check(call, t, &reason) == 0)
+        FUZZ_CHECK(reason != NULL && call->reply->error == NULL,
+                   "intake_transition_check");
+#endif
     if (!t)
         return;
     (void)tb_valid_uuid(t->id);
@@ -210,11 +157,97 @@ static void s_notification(tb_call_t *call, const char *recipient)
 #endif
 }
 
-static void s_serve(tb_arena_t *arena, Techbridge__ApiRequest *req)
+/*  The identity a frame arrives with: most inputs in open mode (the request's
+    actor claim decides), one in four as if under CURVE with one of three
+    ZAP User-Ids, chosen by the input's size so that the bytes stay an
+    ApiRequest. */
+static void s_identity(size_t size, const char **user_id, bool *keyed)
 {
-    fuzz_repack(arena, &req->base);
-    fuzz_escape_strings(&req->base);
+    static const char *const users[] = {"", TB_OPERATOR, "org.fuzz"};
+    *keyed = size % 4 == 3;
+    *user_id = *keyed ? users[(size / 4) % 3] : NULL;
+}
 
+/*  The properties of tb_call_prepare's answer about the caller. */
+static void s_check_identity(const tb_call_t *call, int rc, const char *user_id,
+                             bool keyed)
+{
+    if (rc != 0) {
+        FUZZ_CHECK(call->reply->error != NULL, "tb_call_prepare failed without an error");
+        return;
+    }
+    FUZZ_CHECK(call->req != NULL && call->reply->error == NULL, "tb_call_prepare");
+    FUZZ_CHECK(call->kind && *call->kind, "tb_call_kind_name");
+    FUZZ_CHECK(call->is_operator == (strcmp(call->actor, TB_OPERATOR) == 0),
+               "is_operator and actor disagree");
+    if (keyed)
+        FUZZ_CHECK(*user_id && strcmp(call->actor, user_id) == 0,
+                   "a keyed call acts as someone else than its key");
+}
+
+/*  The pure checks of the call's kind (after tb_call_prepare accepted it). */
+static void s_dispatch(tb_call_t *call)
+{
+    const Techbridge__ApiRequest *req = call->req;
+    switch (req->body_case) {
+    case TECHBRIDGE__API_REQUEST__BODY_SUBMIT:
+        s_submit(call);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_EDIT:
+        s_edit(call);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_LIST:
+        s_list(call);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_TRANSITION:
+        s_transition(call);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_GET:
+        if (req->get)
+            (void)tb_valid_uuid(req->get->id);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_HISTORY:
+        if (req->history)
+            (void)tb_valid_uuid(req->history->id);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES:
+        if (req->list_matches)
+            (void)tb_valid_uuid(req->list_matches->request_id);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_GET_MATCH:
+        if (req->get_match)
+            (void)tb_valid_uuid(req->get_match->id);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH:
+        if (req->decide_match) {
+            (void)tb_valid_uuid(req->decide_match->id);
+            (void)tb_json_enum_name(&techbridge__match_action__descriptor,
+                                    (int)req->decide_match->action);
+            (void)tb_valid_utf8(req->decide_match->reason,
+                                strlen(req->decide_match->reason));
+        }
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_LIST_NOTIFICATIONS:
+        if (req->list_notifications)
+            s_notification(call, req->list_notifications->recipient);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS:
+        if (req->ack_notifications)
+            s_notification(call, req->ack_notifications->recipient);
+        break;
+    case TECHBRIDGE__API_REQUEST__BODY_NOTIFICATION_STATS:
+        if (req->notification_stats)
+            s_notification(call, req->notification_stats->recipient);
+        break;
+    default:
+        break;
+    }
+}
+
+/*  One frame as tb_service serves it: tb_call_prepare (the runtime's own
+    decode and checks), then the pure checks of its kind, then the reply. */
+static void s_serve(tb_arena_t *arena, const uint8_t *data, size_t size)
+{
     Techbridge__ApiReply *reply =
         TB_PB_NEW(arena, Techbridge__ApiReply, techbridge__api_reply__descriptor);
     char *cid = tb_arena_strdup(arena, "00000000-0000-4000-8000-000000000000");
@@ -222,67 +255,26 @@ static void s_serve(tb_arena_t *arena, Techbridge__ApiRequest *req)
         return;
     reply->correlation_id = cid;
     tb_call_t call = {.arena = arena,
-                      .req = req,
+                      .req = NULL,
                       .reply = reply,
                       .cid = cid,
                       .actor = "",
                       .is_operator = false,
                       .kind = "invalid"};
-    if (s_decode_checks(&call) == 0) {
-        switch (req->body_case) {
-        case TECHBRIDGE__API_REQUEST__BODY_SUBMIT:
-            s_submit(&call);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_EDIT:
-            s_edit(&call);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_LIST:
-            s_list(&call);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_TRANSITION:
-            s_transition(&call);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_GET:
-            if (req->get)
-                (void)tb_valid_uuid(req->get->id);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_HISTORY:
-            if (req->history)
-                (void)tb_valid_uuid(req->history->id);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES:
-            if (req->list_matches)
-                (void)tb_valid_uuid(req->list_matches->request_id);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_GET_MATCH:
-            if (req->get_match)
-                (void)tb_valid_uuid(req->get_match->id);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH:
-            if (req->decide_match) {
-                (void)tb_valid_uuid(req->decide_match->id);
-                (void)tb_json_enum_name(&techbridge__match_action__descriptor,
-                                        (int)req->decide_match->action);
-                (void)tb_valid_utf8(req->decide_match->reason,
-                                    strlen(req->decide_match->reason));
-            }
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_LIST_NOTIFICATIONS:
-            if (req->list_notifications)
-                s_notification(&call, req->list_notifications->recipient);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS:
-            if (req->ack_notifications)
-                s_notification(&call, req->ack_notifications->recipient);
-            break;
-        case TECHBRIDGE__API_REQUEST__BODY_NOTIFICATION_STATS:
-            if (req->notification_stats)
-                s_notification(&call, req->notification_stats->recipient);
-            break;
-        default:
-            break;
-        }
+    const char *user_id = NULL;
+    bool keyed = false;
+    s_identity(size, &user_id, &keyed);
+    int rc = tb_call_prepare(&call, data, size, FUZZ_MAX_FRAME, user_id, keyed);
+    if (size > FUZZ_MAX_FRAME)
+        FUZZ_CHECK(rc != 0 && call.req == NULL, "a frame over max_len was decoded");
+    s_check_identity(&call, rc, user_id, keyed);
+    Techbridge__ApiRequest *req = call.req;
+    if (req) {
+        fuzz_repack(arena, &req->base);
+        fuzz_escape_strings(&req->base);
     }
+    if (rc == 0)
+        s_dispatch(&call);
     if (reply->error)
         reply->result_case = TECHBRIDGE__API_REPLY__RESULT__NOT_SET;
     fuzz_repack(arena, &reply->base);
@@ -295,12 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tb_arena_t *arena = tb_arena_new(FUZZ_ARENA_CAP);
     FUZZ_CHECK(arena != NULL, "arena");
-    Techbridge__ApiRequest *req = (Techbridge__ApiRequest *)tb_wire_unpack(
-        arena, &techbridge__api_request__descriptor, data, size, FUZZ_MAX_FRAME);
-    if (size > FUZZ_MAX_FRAME)
-        FUZZ_CHECK(req == NULL, "a frame over max_len was decoded");
-    if (req)
-        s_serve(arena, req);
+    s_serve(arena, data, size);
     tb_arena_destroy(&arena);
     return 0;
 }

@@ -97,6 +97,19 @@ int intake_fingerprint(tb_arena_t *arena, const Techbridge__Request *req, uint8_
 bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b,
                               size_t blen);
 
+/*  The checks of an edit call that need no database: an id (UUID), a
+    version, changes, at most INTAKE_EDIT_FIELDS_MAX field names, each
+    editable. Returns 0, or -1 with the call's reply error set (a violation
+    for each bad field name). */
+int intake_edit_check(tb_call_t *call, const Techbridge__EditRequest *e);
+
+/*  The checks of a transition call that need no database: an id (UUID), an
+    action a caller may ask for, a version, a reason of at most TB_REASON_MAX
+    characters of valid UTF-8 (*reason: the reason, "" when none). Returns 0,
+    or -1 with the call's reply error set. */
+int intake_transition_check(tb_call_t *call, const Techbridge__TransitionRequest *t,
+                            const char **reason);
+
 /*  Whether `name` is a field an edit may change: top-level JSON keys (title,
     summary, sector, keywords, trl, cooperation, ipr, budget_usd,
     target_countries, contact, expires_at, org) and the sub-fields org.name,

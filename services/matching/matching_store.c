@@ -293,36 +293,6 @@ static char *s_hex(tb_arena_t *arena, const uint8_t *data, size_t len)
     return out;
 }
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static uint8_t *s_unhex(tb_arena_t *arena, const char *text, size_t *len)
-{
-    size_t n = strlen(text);
-    if (n < 2 || text[0] != '\\' || text[1] != 'x' || (n - 2) % 2)
-        return NULL;
-    size_t m = (n - 2) / 2;
-    uint8_t *out = tb_arena_alloc(arena, m ? m : 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < m; i++) {
-        int hi = s_hexval(text[2 + 2 * i]), lo = s_hexval(text[3 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return NULL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = m;
-    return out;
-}
-
 static char *s_str(tb_arena_t *arena, const char *s)
 {
     return tb_arena_strdup(arena, s ? s : "");
@@ -823,7 +793,7 @@ static Techbridge__Match *s_match_row(tb_arena_t *arena, PGresult *res, int i)
     m->need_id = s_str(arena, PQgetvalue(res, i, 2));
     m->score = strtod(PQgetvalue(res, i, 3), NULL);
     size_t len = 0;
-    uint8_t *data = s_unhex(arena, PQgetvalue(res, i, 4), &len);
+    uint8_t *data = tb_db_bytea(arena, res, i, 4, MATCHING_REASONS_MAX, &len);
     Techbridge__Match *rm =
         data ? (Techbridge__Match *)tb_wire_unpack(arena, &techbridge__match__descriptor,
                                                    data, len, MATCHING_REASONS_MAX)

@@ -603,9 +603,10 @@ Test(bad_input, b12_invalid_utf8)
     Techbridge__Request *r = fx_load("offer_cn.json", NULL);
     r->title = "Vacuum kiln \xff\xfe for lumber"; /* bytes never valid */
     r->org->name = "Jiangsu Heng\xc3";            /* a lead byte cut short */
-    static char *keywords[] = {"ab\xc0\xaf"
-                               "cd",                           /* overlong '/' */
-                               "heat pump", "x\xed\xa0\x80y"}; /* a UTF-16 surrogate */
+    static char overlong[] = {'a', 'b', '\xc0', '\xaf',
+                              'c', 'd', '\0'}; /* overlong '/' */
+    static char *keywords[] = {overlong, "heat pump",
+                               "x\xed\xa0\x80y"}; /* a UTF-16 surrogate */
     r->keywords = keywords;
     r->n_keywords = 3;
     r->summary = "A summary \xf4\x90\x80\x80 past U+10FFFF";
@@ -825,9 +826,8 @@ Test(bad_input, b18_bad_correlation_id)
     Techbridge__ApiReply *r = tb_test_call(g_arena, g_api, &req, CALL_TIMEOUT_MS);
     bi_expect(r, INVALID_ARGUMENT, "correlation_id must be at most 64 printable ASCII");
     bi_expect_fresh_cid(r);
-    static const char *const bad[] = {"abc\x01"
-                                      "def",
-                                      "line\nbreak", "tab\there", "caf\xc3\xa9",
+    static const char ctl[] = {'a', 'b', 'c', '\x01', 'd', 'e', 'f', '\0'};
+    static const char *const bad[] = {ctl, "line\nbreak", "tab\there", "caf\xc3\xa9",
                                       "del\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         req.correlation_id = (char *)bad[i];

@@ -160,3 +160,188 @@ Test(call, kind_names)
         cr_assert_str_eq(name, d->fields[i].name, "field %s", d->fields[i].name);
     }
 }
+
+/* ---- tb_call_prepare: decode and the checks before a handler ---- */
+
+#define S_MAX_FRAME 4096
+
+/* A fresh call as the runtime makes it: its arena, a reply, a cid of ours. */
+static tb_call_t s_fresh(tb_arena_t *a)
+{
+    tb_call_t call = {0};
+    call.arena = a;
+    call.reply = TB_PB_NEW(a, Techbridge__ApiReply, techbridge__api_reply__descriptor);
+    call.reply->correlation_id = "made-by-runtime";
+    call.cid = "made-by-runtime";
+    call.actor = "";
+    call.kind = "invalid";
+    return call;
+}
+
+/* The packed bytes of a Get request with this correlation id and actor. */
+static uint8_t *s_frame(tb_arena_t *a, const char *cid, const char *actor, size_t *len)
+{
+    Techbridge__GetRequest get = TECHBRIDGE__GET_REQUEST__INIT;
+    get.id = "00000000-0000-4000-8000-000000000001";
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.correlation_id = (char *)cid;
+    req.actor = (char *)actor;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_GET;
+    req.get = &get;
+    *len = protobuf_c_message_get_packed_size(&req.base);
+    uint8_t *buf = tb_arena_alloc(a, *len);
+    cr_assert_not_null(buf);
+    protobuf_c_message_pack(&req.base, buf);
+    return buf;
+}
+
+/* tb_call_prepare of a Get frame (cid, actor claim) as `user_id`/`keyed`. */
+static int s_prepare(tb_call_t *call, const char *cid, const char *actor,
+                     const char *user_id, bool keyed)
+{
+    size_t len = 0;
+    uint8_t *body = s_frame(call->arena, cid, actor, &len);
+    return tb_call_prepare(call, body, len, S_MAX_FRAME, user_id, keyed);
+}
+
+static Techbridge__Code s_code(const tb_call_t *call)
+{
+    return call->reply->error ? call->reply->error->code : TECHBRIDGE__CODE__OK;
+}
+
+Test(call, prepare_open_mode_takes_the_claim)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, "cid-7", "org.a", NULL, false), 0);
+    cr_assert_not_null(call.req);
+    cr_assert_null(call.reply->error);
+    cr_assert_str_eq(call.cid, "cid-7");
+    cr_assert_str_eq(call.reply->correlation_id, "cid-7");
+    cr_assert_str_eq(call.kind, "get");
+    cr_assert_str_eq(call.actor, "org.a");
+    cr_assert_not(call.is_operator);
+
+    const char *as_operator[] = {"", TB_OPERATOR};
+    for (size_t i = 0; i < 2; i++) {
+        call = s_fresh(a);
+        cr_assert_eq(s_prepare(&call, "", as_operator[i], NULL, false), 0);
+        cr_assert_str_eq(call.actor, TB_OPERATOR);
+        cr_assert(call.is_operator);
+        /* No correlation id in the request: the runtime's stays. */
+        cr_assert_str_eq(call.cid, "made-by-runtime");
+        cr_assert_str_eq(call.reply->correlation_id, "made-by-runtime");
+    }
+    tb_arena_destroy(&a);
+}
+
+Test(call, prepare_open_mode_refuses_a_malformed_actor)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    const char *bad[] = {"Org A", "org/a", "ORG", "operator "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tb_call_t call = s_fresh(a);
+        cr_assert_eq(s_prepare(&call, "cid-1", bad[i], NULL, false), -1, "%s", bad[i]);
+        cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+        cr_assert_not_null(strstr(call.reply->error->message, "actor must be"));
+        cr_assert_str_eq(call.reply->correlation_id, "cid-1"); /* the caller's, still */
+    }
+    tb_arena_destroy(&a);
+}
+
+Test(call, prepare_keyed_the_key_decides)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    /* The key's role, whatever the request would claim in open mode. */
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, "cid-1", "", "org.a", true), 0);
+    cr_assert_str_eq(call.actor, "org.a");
+    cr_assert_not(call.is_operator);
+
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, "cid-1", "org.a", "org.a", true), 0);
+    cr_assert_str_eq(call.actor, "org.a");
+
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, "cid-1", "", TB_OPERATOR, true), 0);
+    cr_assert_str_eq(call.actor, TB_OPERATOR);
+    cr_assert(call.is_operator);
+
+    /* A claim that is not the key's role is refused, operator's included. */
+    const char *claims[] = {"org.b", TB_OPERATOR, "Not An Org"};
+    for (size_t i = 0; i < 3; i++) {
+        call = s_fresh(a);
+        cr_assert_eq(s_prepare(&call, "cid-1", claims[i], "org.a", true), -1);
+        cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__PERMISSION_DENIED, "%s", claims[i]);
+    }
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, "cid-1", "org.a", TB_OPERATOR, true), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__PERMISSION_DENIED);
+
+    /* No authenticated identity: refused, whatever is claimed. */
+    const char *users[] = {"", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        call = s_fresh(a);
+        cr_assert_eq(s_prepare(&call, "cid-1", "", users[i], true), -1);
+        cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__UNAUTHENTICATED);
+    }
+    tb_arena_destroy(&a);
+}
+
+Test(call, prepare_checks_the_correlation_id)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    char longest[TB_CALL_CID_MAX + 2];
+    memset(longest, 'c', TB_CALL_CID_MAX);
+    longest[TB_CALL_CID_MAX] = '\0';
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(s_prepare(&call, longest, "", NULL, false), 0);
+    cr_assert_str_eq(call.cid, longest);
+
+    longest[TB_CALL_CID_MAX] = 'c';
+    longest[TB_CALL_CID_MAX + 1] = '\0';
+    const char *bad[] = {longest, "tab\there", "new\nline", "del\x7f", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        call = s_fresh(a);
+        cr_assert_eq(s_prepare(&call, bad[i], "", NULL, false), -1, "case %zu", i);
+        cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+        cr_assert_not_null(strstr(call.reply->error->message, "correlation_id"));
+        /* A bad one is never echoed: the reply keeps the runtime's. */
+        cr_assert_str_eq(call.reply->correlation_id, "made-by-runtime");
+        cr_assert_str_eq(call.cid, "made-by-runtime");
+    }
+    tb_arena_destroy(&a);
+}
+
+Test(call, prepare_refuses_what_does_not_decode)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    /* Over the frame limit: refused before decoding. */
+    size_t len = 0;
+    uint8_t *body = s_frame(a, "cid-1", "", &len);
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(tb_call_prepare(&call, body, len, len - 1, NULL, false), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__RESOURCE_EXHAUSTED);
+    cr_assert_null(call.req);
+
+    /* Not protobuf. */
+    const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                            0xff, 0xff, 0xff, 0xff, 0x01};
+    call = s_fresh(a);
+    cr_assert_eq(tb_call_prepare(&call, junk, sizeof junk, S_MAX_FRAME, NULL, false), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+    cr_assert_str_eq(call.reply->error->message, "not a valid ApiRequest");
+    cr_assert_null(call.req);
+
+    /* A request without a body: no kind. */
+    Techbridge__ApiRequest empty = TECHBRIDGE__API_REQUEST__INIT;
+    empty.correlation_id = "cid-2";
+    uint8_t buf[64];
+    size_t n = protobuf_c_message_pack(&empty.base, buf);
+    call = s_fresh(a);
+    cr_assert_eq(tb_call_prepare(&call, buf, n, S_MAX_FRAME, NULL, false), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+    cr_assert_str_eq(call.reply->error->message, "unknown or missing kind");
+    cr_assert_str_eq(call.reply->correlation_id, "cid-2");
+    tb_arena_destroy(&a);
+}
