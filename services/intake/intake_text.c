@@ -39,6 +39,8 @@ char *intake_page_token_encode(tb_arena_t *arena, int64_t created_ms, const char
     return out;
 }
 
+#define INTAKE_PAGE_TOKEN_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
 int intake_page_token_decode(const char *token, int64_t *created_ms, char id[37])
 {
     if (!token)
@@ -70,7 +72,9 @@ int intake_page_token_decode(const char *token, int64_t *created_ms, char id[37]
             return -1;
         ms = ms * 10 + (plain[i] - '0');
     }
-    if (!intake_is_uuid(colon + 1))
+    /*  Past 9999-12-31 PostgreSQL's timestamps end: such a token was never ours,
+        and it must not reach SQL as a data error. */
+    if (ms > INTAKE_PAGE_TOKEN_MAX_MS || !intake_is_uuid(colon + 1))
         return -1;
     *created_ms = ms;
     memcpy(id, colon + 1, 37);

@@ -46,6 +46,16 @@ Test(intake_core, utf8_chars)
 
 /* ---- page tokens ---- */
 
+Test(intake_core, page_token_past_year_9999_is_malformed)
+{
+    int64_t ms = 0;
+    char id[37];
+    char *ok = intake_page_token_encode(g_a, 253402300799999LL, ID);
+    cr_assert_eq(intake_page_token_decode(ok, &ms, id), 0);
+    char *late = intake_page_token_encode(g_a, 253402300800000LL, ID);
+    cr_assert_eq(intake_page_token_decode(late, &ms, id), -1);
+}
+
 Test(intake_core, page_token_round_trip)
 {
     char *t = intake_page_token_encode(g_a, 1795929259131LL, ID);
