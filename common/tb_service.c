@@ -572,6 +572,10 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
     size_t len = 0;
     int frames = 0;
     const uint8_t *body = tb_msg_body(msg, &len, &frames);
+    if (!tb_msg_delimited(msg))
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "missing the empty delimiter frame before the ApiRequest "
+                             "(send it first on a DEALER)");
     if (frames != 1 || !body || len == 0)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "expected one non-empty ApiRequest frame, got %d frame(s)",

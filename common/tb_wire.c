@@ -16,6 +16,7 @@ struct tb_msg_t {
     int n_envelope;
     zmq_msg_t body;
     bool has_body;
+    bool delimited; /* false: [id][body] from a DEALER that left out the "" frame */
     int body_frames;
     char *user_id;
     void *router; /* where the request came from: the reply goes back there */
@@ -87,6 +88,28 @@ static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason
     return NULL;
 }
 
+static tb_msg_t *s_user_id(tb_msg_t *self, zmq_msg_t *meta)
+{
+    const char *user_id = zmq_msg_gets(meta, "User-Id");
+    self->user_id = strdup(user_id ? user_id : "");
+    if (!self->user_id) {
+        tb_msg_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static tb_msg_t *s_undelimited(tb_msg_t *self)
+{
+    zmq_msg_move(&self->body, &self->envelope[1]);
+    zmq_msg_close(&self->envelope[1]);
+    self->n_envelope = 1;
+    self->has_body = true;
+    self->body_frames = 1;
+    self->delimited = false;
+    return s_user_id(self, &self->body);
+}
+
 tb_msg_t *tb_msg_recv(void *router)
 {
     tb_msg_t *self = calloc(1, sizeof *self);
@@ -109,8 +132,14 @@ tb_msg_t *tb_msg_recv(void *router)
     self->router = router;
     bool delimited = zmq_msg_size(part) == 0;
     while (!delimited) {
-        if (!s_more(router))
+        if (!s_more(router)) {
+            /* [id][body]: a DEALER that left out the empty frame. Keep it, so
+               that the service can answer the mistake instead of staying silent;
+               the reply goes back as [id][reply]. */
+            if (self->n_envelope == 2 && zmq_msg_size(&self->envelope[1]) > 0)
+                return s_undelimited(self);
             return s_malformed(&self, router, "no delimiter");
+        }
         if (self->n_envelope == S_MAX_ENVELOPE)
             return s_malformed(&self, router, "envelope too long");
         part = &self->envelope[self->n_envelope];
@@ -138,13 +167,13 @@ tb_msg_t *tb_msg_recv(void *router)
         self->body_frames = 1 + s_drain(router);
         meta = &self->body;
     }
-    const char *user_id = zmq_msg_gets(meta, "User-Id");
-    self->user_id = strdup(user_id ? user_id : "");
-    if (!self->user_id) {
-        tb_msg_destroy(&self);
-        return NULL;
-    }
-    return self;
+    self->delimited = true;
+    return s_user_id(self, meta);
+}
+
+bool tb_msg_delimited(const tb_msg_t *self)
+{
+    return self && self->delimited;
 }
 
 const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames)

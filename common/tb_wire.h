@@ -29,6 +29,9 @@ void tb_msg_destroy(tb_msg_t **self_p);
 /*  The body: the first frame after the envelope. *frames tells how many body
     frames came (more than one is a protocol error for our API). */
 const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames);
+/*  False when the request came as [id][body] without the empty delimiter frame
+    (a DEALER client's mistake): the service answers it with an error. */
+bool tb_msg_delimited(const tb_msg_t *self);
 /*  The ZAP User-Id of the sender ("" when running open). */
 const char *tb_msg_user_id(const tb_msg_t *self);
 
