@@ -51,6 +51,7 @@
 #include <zmq.h>
 
 #include "api.pb-c.h"
+#include "tb_valid.h"
 #include "tb_arena.h"
 #include "tb_util.h"
 #include "tb_wire.h"
@@ -61,21 +62,8 @@
 #define S_CALL_MS     5000
 #define S_IDLE_MS     60000
 
-static const char *const s_sectors[] = {"mechanical_engineering",
-                                        "woodworking",
-                                        "chemical_production",
-                                        "information_technology",
-                                        "digitalization",
-                                        "green_economy",
-                                        "transport",
-                                        "geology_mining",
-                                        "science",
-                                        "education",
-                                        "agriculture",
-                                        "energy",
-                                        "medicine",
-                                        "materials"};
-#define S_NSECTORS (sizeof s_sectors / sizeof s_sectors[0])
+/*  The built-in sector codes (tb_default_sectors), the seed of the sectors table. */
+#define S_NSECTORS (tb_default_sectors.count)
 
 typedef struct {
     const char *intake, *matching, *notification, *pub;
@@ -130,7 +118,7 @@ static void s_req_fill(s_req_t *q, const s_opts_t *o, bool offer, int t, int poi
     s_word(q->w1, t, 1);
     q->r.org = &q->org;
     q->r.contact = &q->contact;
-    q->r.sector = (char *)s_sectors[(unsigned)t % S_NSECTORS];
+    q->r.sector = (char *)tb_default_sectors.codes[(unsigned)t % S_NSECTORS];
     q->coop[0] = TECHBRIDGE__COOPERATION__LICENSE;
     q->r.cooperation = q->coop;
     q->r.n_cooperation = 1;

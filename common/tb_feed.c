@@ -660,76 +660,6 @@ static int s_send_fetch(tb_feed_consumer_t *self)
     return 0;
 }
 
-/*  Applies one event in its own transaction with the cursor update. Returns 0
-    (applied or already applied), -1 (failed: retry later). */
-static int s_apply_one(tb_feed_consumer_t *self, const Techbridge__Event *ev)
-{
-    tb_db_t *db = self->db;
-    const char *cid = ev->correlation_id;
-    if (tb_db_begin(db) < 0)
-        goto db_failed;
-    const char *p[] = {self->name, self->stream, NULL};
-    int64_t last = -1;
-    PGresult *res = s_exec(db, Q_CURSOR_LOCK, 2, p);
-    if (!res)
-        goto db_failed_rollback;
-    if (PQntuples(res) != 1 || s_parse_i64(PQgetvalue(res, 0, 0), &last) < 0) {
-        PQclear(res);
-        tb_db_rollback(db);
-        tb_warn("feed.apply", cid, TB_S("consumer", self->name),
-                TB_S("error", "cursor row missing"));
-        return -1;
-    }
-    PQclear(res);
-    if (ev->seq <= last) {
-        /*  Another instance, or an earlier delivery, applied it. */
-        tb_db_rollback(db);
-        self->cursor = last;
-        tb_debug("feed.skip", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
-                 TB_I("cursor", last));
-        return 0;
-    }
-    if (ev->seq != last + 1) {
-        tb_db_rollback(db);
-        self->cursor = last;
-        tb_warn("feed.apply", cid, TB_S("consumer", self->name),
-                TB_S("stream", self->stream), TB_I("seq", ev->seq), TB_I("cursor", last),
-                TB_S("error", "gap in the feed: refetching"));
-        return -1;
-    }
-    int64_t t0 = tb_mono_us();
-    if (self->fn(db, ev, self->arg) < 0) {
-        tb_db_rollback(db);
-        tb_error("feed.apply", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
-                 TB_I("type", ev->type), TB_S("error", "apply failed: will retry"),
-                 TB_S("db", tb_db_message(db)));
-        return -1;
-    }
-    char seq_s[24];
-    snprintf(seq_s, sizeof seq_s, "%lld", (long long)ev->seq);
-    p[2] = seq_s;
-    res = s_exec(db, Q_CURSOR_SET, 3, p);
-    if (!res)
-        goto db_failed_rollback;
-    PQclear(res);
-    if (tb_db_commit(db) < 0)
-        goto db_failed;
-    self->cursor = ev->seq;
-    tb_info("feed.apply", cid, TB_S("consumer", self->name), TB_S("stream", self->stream),
-            TB_I("seq", ev->seq), TB_I("type", ev->type),
-            TB_I("latency_us", tb_mono_us() - t0));
-    if (self->committed)
-        self->committed(ev, self->arg);
-    return 0;
-
-db_failed_rollback:
-    tb_db_rollback(db);
-db_failed:
-    tb_warn("feed.apply", cid, TB_S("consumer", self->name), TB_I("seq", ev->seq),
-            TB_S("error", "database"), TB_S("db", tb_db_message(db)));
-    return -1;
-}
-
 /*  The outcome of applying a group of events in one transaction. */
 typedef enum {
     G_DONE,     /* applied (or already applied) up to the group's end */
@@ -742,7 +672,8 @@ typedef enum {
     apply the rest in order, set the cursor to the last applied, COMMIT, then
     `committed` for each applied event in order. When an apply fails, the whole
     transaction rolls back and the caller applies the group one event per
-    transaction, so that a failing event blocks only itself. */
+    transaction, so that a failing event blocks only itself: a group of one
+    whose apply fails is simply G_FAILED (retried later with back-off). */
 static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *const *evs,
                                size_t n)
 {
@@ -777,12 +708,14 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         }
         if (self->fn(db, ev, self->arg) < 0) {
             tb_db_rollback(db);
-            tb_warn("feed.apply", ev->correlation_id, TB_S("consumer", self->name),
-                    TB_I("seq", ev->seq), TB_I("type", ev->type),
-                    TB_I("batch", (int64_t)(end - first + 1)),
-                    TB_S("error", "apply failed in a batch: one by one"),
-                    TB_S("db", tb_db_message(db)));
-            return G_FALLBACK;
+            bool alone = n == 1;
+            tb_log(alone ? TB_LOG_ERROR : TB_LOG_WARN, "feed.apply", ev->correlation_id,
+                   TB_S("consumer", self->name), TB_I("seq", ev->seq),
+                   TB_I("type", ev->type), TB_I("batch", (int64_t)(end - first + 1)),
+                   TB_S("error", alone ? "apply failed: will retry"
+                                       : "apply failed in a batch: one by one"),
+                   TB_S("db", tb_db_message(db)));
+            return alone ? G_FAILED : G_FALLBACK;
         }
     }
     if (end > first) {
@@ -854,13 +787,13 @@ static int s_apply_batch(tb_feed_consumer_t *self, const Techbridge__FeedBatch *
         if (n > TB_FEED_TX_MAX)
             n = TB_FEED_TX_MAX;
         Techbridge__Event *const *evs = batch->events + i;
-        s_group_t rc = n == 1 ? (s_apply_one(self, evs[0]) < 0 ? G_FAILED : G_DONE)
-                              : s_apply_group(self, evs, n);
+        s_group_t rc = s_apply_group(self, evs, n);
         if (rc == G_FAILED)
             return -1;
         if (rc == G_FALLBACK)
             for (size_t k = 0; k < n; k++)
-                if (evs[k]->seq > self->cursor && s_apply_one(self, evs[k]) < 0)
+                if (evs[k]->seq > self->cursor &&
+                    s_apply_group(self, &evs[k], 1) != G_DONE)
                     return -1;
         i += n;
     }

@@ -74,13 +74,6 @@ static bool s_digits(const char *s, int n, int *out)
     return true;
 }
 
-static int s_days_in_month(int year, int month /* 1..12 */)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
-}
-
 /*  Strict: "YYYY-MM-DD" (midnight UTC) or
     "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)"; 't' and 'z' accepted as
     RFC 3339 allows; fractions beyond milliseconds are truncated. */
@@ -93,7 +86,7 @@ int tb_json_parse_time(const char *s, int64_t *ms)
     if (len < 10 || !s_digits(s, 4, &year) || s[4] != '-' || !s_digits(s + 5, 2, &mon) ||
         s[7] != '-' || !s_digits(s + 8, 2, &day))
         return -1;
-    if (mon < 1 || mon > 12 || day < 1 || day > s_days_in_month(year, mon))
+    if (mon < 1 || mon > 12 || day < 1 || day > tb_days_in_month(year, mon))
         return -1;
     if (len > 10) {
         const char *p = s + 10;

@@ -410,10 +410,10 @@ static bool s_leap(int64_t year)
     return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 }
 
-static int s_days_in_month(int64_t year, int month /* 0..11 */)
+int tb_days_in_month(int64_t year, int month)
 {
     static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 1 && s_leap(year) ? 29 : days[month];
+    return month == 2 && s_leap(year) ? 29 : days[month - 1];
 }
 
 int64_t tb_add_months_ms(int64_t t_ms, int months)
@@ -435,7 +435,7 @@ int64_t tb_add_months_ms(int64_t t_ms, int months)
     }
     tm.tm_year = (int)year;
     tm.tm_mon = (int)mon;
-    int mdays = s_days_in_month(year + 1900, (int)mon);
+    int mdays = tb_days_in_month(year + 1900, (int)mon + 1);
     if (tm.tm_mday > mdays)
         tm.tm_mday = mdays;
     tm.tm_isdst = 0;

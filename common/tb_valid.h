@@ -27,19 +27,19 @@ typedef struct {
 void tb_violations_add(tb_violations_t *v, const char *field, const char *reason);
 
 /*  The limits of SPEC section 2, one place. */
-#define TB_ORG_ID_MAX       64
-#define TB_EXTERNAL_REF_MAX 100
-#define TB_TITLE_MIN        5
-#define TB_TITLE_MAX        200
-#define TB_SUMMARY_MAX      4000
-#define TB_KEYWORDS_MAX     20
-#define TB_KEYWORD_MIN      2
-#define TB_KEYWORD_MAX      60
-#define TB_NAME_MAX         200 /* org.name, org.region, contact.name */
-#define TB_EMAIL_MAX        254
-#define TB_PHONE_MAX        32
-#define TB_COUNTRIES_MAX    50
-#define TB_REASON_MAX       1000
+#define TB_ORG_ID_MAX            64
+#define TB_EXTERNAL_REF_MAX      100
+#define TB_TITLE_MIN             5
+#define TB_TITLE_MAX             200
+#define TB_SUMMARY_MAX           4000
+#define TB_KEYWORDS_MAX          20
+#define TB_KEYWORD_MIN           2
+#define TB_KEYWORD_MAX           60
+#define TB_NAME_MAX              200 /* org.name, org.region, contact.name */
+#define TB_EMAIL_MAX             254
+#define TB_PHONE_MAX             32
+#define TB_COUNTRIES_MAX         50
+#define TB_REASON_MAX            1000
 #define TB_EXPIRY_DEFAULT_MONTHS 12
 #define TB_EXPIRY_MAX_MONTHS     24
 
@@ -70,14 +70,17 @@ int tb_valid_normalise(Techbridge__Request *req, char *(*dup)(void *ctx, const c
                        void *ctx);
 
 /*  Small checks that other modules reuse. */
-bool tb_valid_utf8(const char *s, size_t len);        /* valid UTF-8, no C0 controls but \t\n\r */
-bool tb_valid_country(const char *code);              /* ISO 3166-1 alpha-2, assigned codes */
+bool tb_valid_utf8(const char *s,
+                   size_t len);          /* valid UTF-8, no C0 controls but \t\n\r */
+bool tb_valid_country(const char *code); /* ISO 3166-1 alpha-2, assigned codes */
 bool tb_valid_email(const char *email);
-bool tb_valid_org_id(const char *id);                 /* 1..64 of [a-z0-9._-] */
+bool tb_valid_org_id(const char *id); /* 1..64 of [a-z0-9._-] */
 bool tb_valid_uuid(const char *s);
 
 /*  Months added to a time in ms, calendar-aware (UTC), for expiry defaults and
     limits. */
 int64_t tb_add_months_ms(int64_t t_ms, int months);
+/*  Days in `month` (1..12) of `year` (Gregorian). */
+int tb_days_in_month(int64_t year, int month);
 
 #endif

@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "harness.h"
+#include "tb_valid.h"
 #include "tb_util.h"
 #include "tb_wire.h"
 
@@ -118,21 +119,8 @@ static tb_test_proc_t *s_start_notif(void)
 
 /* ---------------------------------------------------------------- the load */
 
-static const char *const s_sectors[] = {"mechanical_engineering",
-                                        "woodworking",
-                                        "chemical_production",
-                                        "information_technology",
-                                        "digitalization",
-                                        "green_economy",
-                                        "transport",
-                                        "geology_mining",
-                                        "science",
-                                        "education",
-                                        "agriculture",
-                                        "energy",
-                                        "medicine",
-                                        "materials"};
-#define S_NSECTORS (sizeof s_sectors / sizeof s_sectors[0])
+/*  The built-in sector codes (tb_default_sectors), the seed of the sectors table. */
+#define S_NSECTORS (tb_default_sectors.count)
 
 static const char *const s_words[] = {
     "drying",     "kiln",      "catalyst",   "polymer",    "sensor",       "robot",
@@ -219,7 +207,7 @@ static Techbridge__Request *s_request(tb_arena_t *a, int i, int n)
         every pair. */
     r->title = tb_arena_printf(a, "%s %s %s %d", fam, w1, w2, i);
     r->summary = "";
-    r->sector = (char *)s_sectors[(s_rnd(u, 10) % families) % S_NSECTORS];
+    r->sector = (char *)tb_default_sectors.codes[(s_rnd(u, 10) % families) % S_NSECTORS];
     r->keywords = tb_arena_alloc(a, 3 * sizeof(char *));
     r->keywords[0] = tb_arena_strdup(a, fam);
     r->keywords[1] = (char *)w1;
