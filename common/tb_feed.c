@@ -34,8 +34,7 @@
 /* ---- statements ---- */
 
 typedef enum {
-    Q_BUMP,
-    Q_INSERT,
+    Q_APPEND,
     Q_HEAD,
     Q_CURSOR,
     Q_READ,
@@ -49,19 +48,22 @@ static const struct {
     const char *name;
     const char *sql;
 } s_queries[Q_COUNT] = {
-    /*  The stream's row lock, held to commit, orders positions. */
-    [Q_BUMP] = {"tb_feed_bump",
-                "INSERT INTO feed_streams (stream, last_seq) VALUES ($1, $2::bigint) "
-                "ON CONFLICT (stream) DO UPDATE "
-                "SET last_seq = feed_streams.last_seq + $2::bigint "
-                "RETURNING last_seq"},
-    /*  The NOTIFY is delivered at commit: it wakes the feed servers. */
-    [Q_INSERT] = {"tb_feed_insert",
-                  "WITH e AS ("
+    /*  One statement, so that the stream's row lock (taken by the upsert and
+        held to commit, it orders positions) is held for as short a time as
+        possible: callers append last, right before COMMIT. The NOTIFY is
+        delivered at commit and wakes the feed servers. The payloads carry no
+        position: a reader takes it from the row. */
+    [Q_APPEND] = {"tb_feed_append",
+                  "WITH s AS ("
+                  " INSERT INTO feed_streams (stream, last_seq) VALUES ($1, $2::bigint)"
+                  " ON CONFLICT (stream) DO UPDATE"
+                  " SET last_seq = feed_streams.last_seq + $2::bigint"
+                  " RETURNING last_seq),"
+                  " e AS ("
                   " INSERT INTO feed_events (stream, seq, type, payload)"
-                  " SELECT $1, $2::bigint + o - 1, t, decode(p, 'hex')"
-                  " FROM unnest($3::int[], $4::text[]) WITH ORDINALITY AS x(t, p, o))"
-                  " SELECT pg_notify($5, $6)"},
+                  " SELECT $1, s.last_seq - $2::bigint + o, t, decode(p, 'hex')"
+                  " FROM s, unnest($3::int[], $4::text[]) WITH ORDINALITY AS x(t, p, o))"
+                  " SELECT s.last_seq, pg_notify($5, s.last_seq::text) FROM s"},
     [Q_HEAD] = {"tb_feed_head", "SELECT last_seq FROM feed_streams WHERE stream = $1"},
     [Q_CURSOR] =
         {"tb_feed_cursor",
@@ -127,15 +129,15 @@ int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event)
     return tb_feed_append_many(db, stream, &event, 1);
 }
 
-/*  The events' types and packed bodies as two array literals. */
-static int s_event_arrays(const char *stream, int64_t first,
-                          Techbridge__Event *const *events, size_t n, tb_pgarray_t *types,
-                          tb_pgarray_t *bodies)
+/*  The events' types and packed bodies (without positions) as two array
+    literals. */
+static int s_event_arrays(const char *stream, Techbridge__Event *const *events, size_t n,
+                          tb_pgarray_t *types, tb_pgarray_t *bodies)
 {
     int64_t at = tb_now_ms();
     for (size_t i = 0; i < n; i++) {
         Techbridge__Event *ev = events[i];
-        ev->seq = first + (int64_t)i;
+        ev->seq = 0;
         ev->stream = (char *)stream;
         ev->at = at;
         size_t len = protobuf_c_message_get_packed_size(&ev->base);
@@ -155,34 +157,25 @@ int tb_feed_append_many(tb_db_t *db, const char *stream, Techbridge__Event *cons
 {
     if (n == 0)
         return 0;
-    char count[24];
-    snprintf(count, sizeof count, "%zu", n);
-    const char *bump[] = {stream, count};
-    int64_t last = 0;
-    if (s_scalar(db, Q_BUMP, 2, bump, -1, &last) < 0 || last < (int64_t)n)
-        return -1;
-    int64_t first = last - (int64_t)n + 1;
-
     tb_pgarray_t *types = tb_pgarray_new();
     tb_pgarray_t *bodies = tb_pgarray_new();
-    int rc = -1;
-    if (types && bodies && s_event_arrays(stream, first, events, n, types, bodies) == 0) {
-        char channel[128], first_s[24], last_s[24];
+    int64_t last = -1;
+    if (types && bodies && s_event_arrays(stream, events, n, types, bodies) == 0) {
+        char channel[128], count[24];
         snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
-        snprintf(first_s, sizeof first_s, "%lld", (long long)first);
-        snprintf(last_s, sizeof last_s, "%lld", (long long)last);
-        const char *p[] = {
-            stream,  first_s, tb_pgarray_literal(types), tb_pgarray_literal(bodies),
-            channel, last_s};
-        if (p[2] && p[3]) {
-            PGresult *res = s_exec(db, Q_INSERT, 6, p);
-            rc = res ? 0 : -1;
-            PQclear(res);
-        }
+        snprintf(count, sizeof count, "%zu", n);
+        const char *p[] = {stream, count, tb_pgarray_literal(types),
+                           tb_pgarray_literal(bodies), channel};
+        if (p[2] && p[3] && s_scalar(db, Q_APPEND, 5, p, -1, &last) < 0)
+            last = -1;
     }
     tb_pgarray_destroy(&types);
     tb_pgarray_destroy(&bodies);
-    return rc;
+    if (last < (int64_t)n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        events[i]->seq = last - (int64_t)n + 1 + (int64_t)i;
+    return 0;
 }
 
 int64_t tb_feed_head(tb_db_t *db, const char *stream)

@@ -37,7 +37,10 @@
 #define TB_FEED_WAIT_MS 5000
 
 /*  Appends `event` to `stream` in the open transaction of `db`; sets
-    event->seq, event->stream and event->at. Returns 0 or -1 (tb_db_error tells). */
+    event->seq, event->stream and event->at. Returns 0 or -1 (tb_db_error tells).
+    It takes the stream's row lock, held until the transaction ends and so
+    across the COMMIT's WAL flush: every producer of the stream waits for it.
+    Append last, right before COMMIT. */
 int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event);
 
 /*  The same for n events in one round of statements (a group commit): they get

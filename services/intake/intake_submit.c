@@ -103,14 +103,15 @@ static int s_submit_store(intake_core_t *self, tb_call_t *call, Techbridge__Requ
         return s_submit_existing(self, call, req, fp, fp_len);
     }
     char *dup = "";
+    if (intake_store_find_duplicate(db, call->arena, req->org->id, req->id, req->title,
+                                    &dup) != 0)
+        return intake_db_fail(call, db, "find duplicates");
+    /* Last before COMMIT: the event holds the stream's lock. */
     if (intake_record(db, call->arena, req, TECHBRIDGE__ACTION__SUBMIT,
                       TECHBRIDGE__STATUS__STATUS_UNSPECIFIED,
                       TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, now, call->actor,
                       "", call->cid) != 0)
         return intake_db_fail(call, db, "record submission");
-    if (intake_store_find_duplicate(db, call->arena, req->org->id, req->id, req->title,
-                                    &dup) != 0)
-        return intake_db_fail(call, db, "find duplicates");
     if (tb_db_commit(db) != 0)
         return intake_db_fail(call, db, "commit submission");
     return s_submitted(call, req, dup);
@@ -166,10 +167,10 @@ static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission
             goto fail;
         reqs[m++] = p[i].req;
     }
-    if (tb_feed_append_many(db, TB_STREAM_REQUESTS, events, m) != 0)
-        goto fail;
     if (intake_store_find_duplicates_batch(db, tmp, reqs, m, found) != 0)
         goto fail;
+    if (tb_feed_append_many(db, TB_STREAM_REQUESTS, events, m) != 0)
+        goto fail; /* last: it holds the stream's lock to COMMIT */
     if (tb_db_commit(db) != 0)
         goto fail;
     for (size_t i = 0, k = 0; i < n; i++) {
