@@ -31,6 +31,9 @@
 #define S_HWM           1000 /* queued messages per peer, each way */
 #define S_ARENA_FRAMES  16   /* a call's arena: this many times max-frame */
 #define S_ENDPOINTS_MAX 1024
+/*  Calls taken off the API router and waiting for a worker; past this the
+    router is left alone and its queue (and the peers) wait. */
+#define S_QUEUE_MAX (2 * TB_SERVICE_BATCH_MAX)
 
 typedef struct {
     char *stream;
@@ -51,6 +54,21 @@ typedef struct {
     void *arg;
 } s_timer_t;
 
+/*  One API call from its receipt to its reply. */
+typedef struct {
+    tb_msg_t *msg;
+    tb_call_t call;
+    int64_t t0;
+    bool pending; /* decoded and checked: for the service's handler */
+} s_slot_t;
+
+/*  A batch out on a worker of the pool. */
+typedef struct {
+    s_slot_t *slots[TB_SERVICE_BATCH_MAX];
+    tb_call_t *calls[TB_SERVICE_BATCH_MAX];
+    size_t n;
+} s_batch_t;
+
 struct tb_service_t {
     char *name;
     const tb_config_t *config;
@@ -67,8 +85,11 @@ struct tb_service_t {
 
     void *api;
     tb_api_fn api_fn;
-    tb_api_batch_fn api_batch_fn; /* instead of api_fn, when bound so */
     void *core;
+    tb_pool_t *pool;                /* a batch API's workers, instead of api_fn */
+    s_batch_t batches[TB_POOL_MAX]; /* by worker */
+    s_slot_t *queue[S_QUEUE_MAX];   /* decoded, waiting for a worker, in order */
+    size_t nqueue;
 
     s_feed_t *feeds;
     size_t nfeeds;
@@ -359,6 +380,15 @@ static void s_close_all(tb_service_t *self)
     for (size_t i = 0; i < self->nsockets; i++)
         zmq_close(self->sockets[i].socket);
     self->nsockets = 0;
+    /* Workers are joined before their sockets' context ends. A call still
+       queued here (a failed start) goes unanswered: the peer is going too. */
+    tb_pool_destroy(&self->pool);
+    for (size_t i = 0; i < self->nqueue; i++) {
+        tb_arena_destroy(&self->queue[i]->call.arena);
+        tb_msg_destroy(&self->queue[i]->msg);
+        free(self->queue[i]);
+    }
+    self->nqueue = 0;
     if (self->api) {
         zmq_close(self->api);
         self->api = NULL;
@@ -433,12 +463,14 @@ int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
 }
 
 int tb_service_bind_api_batch(tb_service_t *self, const char *endpoint,
-                              tb_api_batch_fn fn, void *core)
+                              const tb_api_pool_t *pool)
 {
-    if (s_bind_api(self, endpoint, fn != NULL, core) != 0)
+    if (s_bind_api(self, endpoint, pool && pool->fn, NULL) != 0)
         return -1;
-    self->api_batch_fn = fn;
-    return 0;
+    self->pool = tb_pool_new(self->ctx, pool->sessions,
+                             tb_config_get(self->config, "database-url"), pool->fn,
+                             pool->core_new, pool->core_destroy, pool->arg);
+    return self->pool ? 0 : -1;
 }
 
 int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *endpoint)
@@ -595,14 +627,6 @@ static void s_check_idle(tb_service_t *self, const tb_call_t *call)
     }
 }
 
-/*  One API call from its receipt to its reply. */
-typedef struct {
-    tb_msg_t *msg;
-    tb_call_t call;
-    int64_t t0;
-    bool pending; /* decoded and checked: for the service's handler */
-} s_slot_t;
-
 /*  Makes the call of `msg` and answers at once what the runtime answers itself
     (bad frames, Health, database down): those leave `pending` false. Returns
     -1 when out of memory (logged; the message gets no reply). */
@@ -688,44 +712,140 @@ static void s_serve(tb_service_t *self, tb_msg_t *msg)
     s_call_close(self, &slot);
 }
 
-/*  Group commit: takes what the router holds (up to TB_SERVICE_BATCH_MAX
-    calls), hands the calls for the core to its batch handler at once, then
-    answers them all. Returns the number of messages served. */
-static int s_serve_batch(tb_service_t *self)
+/*  Answers a slot's call and frees it. */
+static void s_slot_done(tb_service_t *self, s_slot_t *slot)
 {
-    s_slot_t slots[TB_SERVICE_BATCH_MAX];
-    tb_call_t *calls[TB_SERVICE_BATCH_MAX];
-    size_t n = 0, ncalls = 0;
-    int received = 0;
-    while (n < TB_SERVICE_BATCH_MAX && !s_stop) {
+    s_call_close(self, slot);
+    tb_msg_destroy(&slot->msg);
+    free(slot);
+}
+
+/*  Takes what the router holds while the queue has room: the runtime answers
+    at once what it answers itself, the rest waits for a worker. Returns the
+    number of messages taken. */
+static int s_api_take(tb_service_t *self)
+{
+    int taken = 0;
+    while (self->nqueue < S_QUEUE_MAX && !s_stop) {
         tb_msg_t *msg = tb_msg_recv(self->api);
         if (!msg)
             break;
-        received++;
-        if (s_call_open(self, msg, &slots[n]) != 0) {
+        taken++;
+        s_slot_t *slot = malloc(sizeof *slot);
+        if (!slot || s_call_open(self, msg, slot) != 0) {
+            if (!slot)
+                tb_error("api.failed", NULL, TB_S("error", "out of memory"));
+            free(slot);
             tb_msg_destroy(&msg);
             continue;
         }
-        if (slots[n].pending)
-            calls[ncalls++] = &slots[n].call;
-        n++;
+        if (slot->pending)
+            self->queue[self->nqueue++] = slot;
+        else
+            s_slot_done(self, slot);
     }
-    if (ncalls > 0) {
-        self->api_batch_fn(calls, ncalls, self->core);
-        s_check_idle(self, calls[0]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        s_call_close(self, &slots[i]);
-        tb_msg_destroy(&slots[i].msg);
-    }
-    return received;
+    return taken;
 }
 
-/*  Serves what the API router holds, up to a batch. Returns the number served. */
+/*  Whether a call of the peer of `msg` is out on a worker. */
+static bool s_peer_busy(tb_service_t *self, const tb_msg_t *msg)
+{
+    for (size_t w = 0; w < tb_pool_size(self->pool); w++) {
+        if (!tb_pool_busy(self->pool, w))
+            continue;
+        const s_batch_t *b = &self->batches[w];
+        for (size_t i = 0; i < b->n; i++)
+            if (tb_msg_same_peer(b->slots[i]->msg, msg))
+                return true;
+    }
+    return false;
+}
+
+/*  Fills worker `w`'s batch from the queue, in order, with up to a batch of
+    calls whose peer has none out (a peer's calls run in the order sent). */
+static void s_batch_fill(tb_service_t *self, s_batch_t *b)
+{
+    size_t kept = 0;
+    b->n = 0;
+    for (size_t i = 0; i < self->nqueue; i++) {
+        s_slot_t *slot = self->queue[i];
+        if (b->n < TB_SERVICE_BATCH_MAX && !s_peer_busy(self, slot->msg)) {
+            b->slots[b->n] = slot;
+            b->calls[b->n++] = &slot->call;
+        } else
+            self->queue[kept++] = slot;
+    }
+    self->nqueue = kept;
+}
+
+/*  Hands queued calls to idle workers. */
+static void s_dispatch(tb_service_t *self)
+{
+    int w;
+    while (self->nqueue > 0 && (w = tb_pool_idle(self->pool)) >= 0) {
+        s_batch_t *b = &self->batches[w];
+        s_batch_fill(self, b);
+        if (b->n == 0)
+            return; /* each waits for an earlier call of its peer */
+        if (tb_pool_submit(self->pool, (size_t)w, b->calls, b->n, b) != 0) {
+            for (size_t i = 0; i < b->n; i++) {
+                tb_call_error(b->calls[i], TECHBRIDGE__CODE__INTERNAL,
+                              "could not hand the call to a worker");
+                s_slot_done(self, b->slots[i]);
+            }
+            b->n = 0;
+            return;
+        }
+    }
+}
+
+/*  Answers the calls of worker `w`'s finished batch. Returns how many. */
+static size_t s_collect(tb_service_t *self, size_t w)
+{
+    s_batch_t *b = tb_pool_collect(self->pool, w);
+    if (!b)
+        return 0;
+    size_t n = b->n;
+    for (size_t i = 0; i < n; i++)
+        s_slot_done(self, b->slots[i]);
+    b->n = 0;
+    return n;
+}
+
+/*  At a stop: the calls taken are finished and answered (a client gets its
+    reply, and a submission that committed is never left unanswered). */
+static void s_pool_drain(tb_service_t *self)
+{
+    if (!self->pool)
+        return;
+    for (;;) {
+        s_dispatch(self);
+        zmq_pollitem_t items[TB_POOL_MAX];
+        size_t index[TB_POOL_MAX], n = 0;
+        for (size_t w = 0; w < tb_pool_size(self->pool); w++)
+            if (tb_pool_busy(self->pool, w)) {
+                items[n] =
+                    (zmq_pollitem_t){tb_pool_socket(self->pool, w), -1, ZMQ_POLLIN, 0};
+                index[n++] = w;
+            }
+        if (n == 0)
+            break;
+        if (zmq_poll(items, (int)n, S_POLL_MAX_MS) < 0 && errno != EINTR)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                s_collect(self, index[i]);
+    }
+}
+
+/*  Serves what the API router holds. Returns the number of messages taken. */
 static int s_api_readable(tb_service_t *self)
 {
-    if (self->api_batch_fn)
-        return s_serve_batch(self);
+    if (self->pool) {
+        int taken = s_api_take(self);
+        s_dispatch(self);
+        return taken;
+    }
     int n = 0;
     while (n < S_API_BATCH && !s_stop) {
         tb_msg_t *msg = tb_msg_recv(self->api);
@@ -773,8 +893,10 @@ static void s_stats_line(tb_service_t *self)
     char keys[EXTRA][96];
     size_t n = 0;
     fields[n++] = TB_B("db.ok", tb_db_ok(self->db));
-    fields[n++] = TB_I("db.round_trips", tb_db_round_trips(self->db));
-    fields[n++] = TB_I("db.reconnects", tb_db_reconnects(self->db));
+    fields[n++] = TB_I("db.round_trips",
+                       tb_db_round_trips(self->db) + tb_pool_round_trips(self->pool));
+    fields[n++] = TB_I("db.reconnects",
+                       tb_db_reconnects(self->db) + tb_pool_reconnects(self->pool));
     fields[n++] = TB_I("uptime_s", (tb_mono_us() - self->started_us) / 1000000);
     if (self->auth) {
         uint64_t admitted = 0, denied = 0;
@@ -806,11 +928,20 @@ static long s_min_timeout(long a, long b)
     return b < a ? b : a;
 }
 
-typedef enum { S_PIPE, S_DB, S_ZAP, S_API, S_FEED, S_CONSUMER, S_SOCKET } s_role_t;
+typedef enum {
+    S_PIPE,
+    S_DB,
+    S_ZAP,
+    S_API,
+    S_WORKER,
+    S_FEED,
+    S_CONSUMER,
+    S_SOCKET
+} s_role_t;
 
 typedef struct {
     s_role_t role;
-    size_t index; /* in feeds, consumers or sockets */
+    size_t index; /* in the pool, feeds, consumers or sockets */
 } s_tag_t;
 
 static void s_poll_add(zmq_pollitem_t *items, s_tag_t *tags, size_t *n, void *socket,
@@ -862,7 +993,7 @@ int tb_service_run(tb_service_t *self)
             TB_I("max_frame", (int64_t)self->max_frame),
             TB_I("stats_interval_s", self->stats_interval_s));
 
-    size_t cap = 4 + self->nfeeds + self->nconsumers + self->nsockets;
+    size_t cap = 4 + TB_POOL_MAX + self->nfeeds + self->nconsumers + self->nsockets;
     zmq_pollitem_t *items = calloc(cap, sizeof *items);
     s_tag_t *tags = calloc(cap, sizeof *tags);
     bool *ready = calloc(cap, sizeof *ready); /* by tag: feeds, consumers, sockets */
@@ -899,8 +1030,12 @@ int tb_service_run(tb_service_t *self)
         /* Handshakes wait for the ZAP handler, database or not. */
         if (self->auth)
             s_poll_add(items, tags, &n, tb_auth_zap_socket(self->auth), -1, S_ZAP, 0);
-        if (self->api)
+        if (self->api && self->nqueue < S_QUEUE_MAX)
             s_poll_add(items, tags, &n, self->api, -1, S_API, 0);
+        for (size_t w = 0; self->pool && w < tb_pool_size(self->pool); w++)
+            if (tb_pool_busy(self->pool, w))
+                s_poll_add(items, tags, &n, tb_pool_socket(self->pool, w), -1, S_WORKER,
+                           w);
         for (size_t i = 0; live && i < self->nfeeds; i++)
             s_poll_add(items, tags, &n, self->feeds[i].router, -1, S_FEED, i);
         for (size_t i = 0; live && i < self->nconsumers; i++)
@@ -940,6 +1075,7 @@ int tb_service_run(tb_service_t *self)
             break;
         }
         bool api_ready = false;
+        size_t answered = 0; /* calls of batches back from the workers */
         memset(ready, 0, cap * sizeof *ready);
         for (size_t i = 0; i < n; i++) {
             if (!(items[i].revents & ZMQ_POLLIN))
@@ -955,6 +1091,9 @@ int tb_service_run(tb_service_t *self)
                 break;
             case S_API:
                 api_ready = true;
+                break;
+            case S_WORKER:
+                answered += s_collect(self, tags[i].index);
                 break;
             case S_FEED:
                 feed_ready[tags[i].index] = true;
@@ -980,6 +1119,10 @@ int tb_service_run(tb_service_t *self)
         self->session_new = false;
         if (api_ready)
             wake = s_api_readable(self) > 0 || wake;
+        if (answered > 0) {
+            s_dispatch(self); /* workers came free */
+            wake = true;
+        }
 
         live = tb_db_ok(self->db) && self->schema_ready;
         if (live && !s_stop) {
@@ -1030,6 +1173,7 @@ int tb_service_run(tb_service_t *self)
     free(tags);
     free(ready);
     free(items);
+    s_pool_drain(self);
     if (rc == 0)
         tb_info("service.stop", NULL, TB_S("reason", "signal"),
                 TB_I("uptime_s", (tb_mono_us() - self->started_us) / 1000000));

@@ -7,7 +7,8 @@
     (reconnect with back-off, migrations at start), signals (SIGTERM/SIGINT stop
     intake of work, finish what is in flight, return 0), one log line per API call
     (kind, outcome, latency, correlation id), Health calls, and the periodic stats
-    line. Everything runs on the thread that calls tb_service_run. */
+    line. Everything runs on the thread that calls tb_service_run, except the
+    handler of a batch API, which runs on the workers of a tb_pool. */
 #ifndef TB_SERVICE_H
 #define TB_SERVICE_H
 
@@ -17,6 +18,7 @@
 #include "tb_call.h"
 #include "tb_config.h"
 #include "tb_db.h"
+#include "tb_pool.h"
 
 typedef struct tb_service_t tb_service_t;
 
@@ -48,7 +50,8 @@ void *tb_service_ctx(tb_service_t *self);
 const tb_config_t *tb_service_config(tb_service_t *self);
 
 /*  Binds the API ROUTER socket. Returns 0 or -1. */
-int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn, void *core);
+int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn,
+                        void *core);
 
 /*  The most calls handed to a tb_api_batch_fn at once. */
 #define TB_SERVICE_BATCH_MAX 64
@@ -57,14 +60,28 @@ int tb_service_bind_api(tb_service_t *self, const char *endpoint, tb_api_fn fn, 
     (1..TB_SERVICE_BATCH_MAX, in arrival order) are decoded and checked as for
     tb_api_fn; the handler fills every call's reply (a result, or an error) and
     leaves no transaction open. Health calls and calls that failed to decode
-    never reach it. */
-typedef void (*tb_api_batch_fn)(tb_call_t *const *calls, size_t n, void *core);
+    never reach it. It runs on a worker thread (tb_pool) over the core that
+    core_new made for that worker's own database session. */
+typedef tb_pool_fn tb_api_batch_fn;
+
+/*  A batch API: its handler, the cores of its workers and how many workers
+    (each a thread with a database session of its own: while one batch waits
+    for its COMMIT, another executes). */
+typedef struct {
+    tb_api_batch_fn fn;
+    tb_pool_core_new_fn core_new;
+    tb_pool_core_destroy_fn core_destroy;
+    void *arg; /* for core_new */
+    size_t sessions;
+} tb_api_pool_t;
 
 /*  Binds the API ROUTER socket like tb_service_bind_api, but hands the calls
-    waiting on it to `fn` in batches (e.g. to run many in one transaction).
+    waiting on it to a pool of workers in batches (e.g. to run many in one
+    transaction). The calls of one peer (one DEALER) run in the order sent: a
+    call waits while an earlier call of its peer is out on another worker.
     Returns 0 or -1. */
 int tb_service_bind_api_batch(tb_service_t *self, const char *endpoint,
-                              tb_api_batch_fn fn, void *core);
+                              const tb_api_pool_t *pool);
 
 /*  Serves the event feed of `stream` (an outbox written with tb_feed_append) on a
     ROUTER bound at `endpoint`. */

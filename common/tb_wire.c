@@ -191,6 +191,17 @@ const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames)
     return zmq_msg_data((zmq_msg_t *)&self->body);
 }
 
+bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b)
+{
+    if (a->n_envelope < 1 || b->n_envelope < 1)
+        return false;
+    /* zmq_msg_size/data take non-const messages; they do not change them. */
+    zmq_msg_t *x = (zmq_msg_t *)&a->envelope[0];
+    zmq_msg_t *y = (zmq_msg_t *)&b->envelope[0];
+    size_t n = zmq_msg_size(x);
+    return n == zmq_msg_size(y) && memcmp(zmq_msg_data(x), zmq_msg_data(y), n) == 0;
+}
+
 const char *tb_msg_user_id(const tb_msg_t *self)
 {
     return self && self->user_id ? self->user_id : "";

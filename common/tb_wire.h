@@ -32,6 +32,8 @@ const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames);
 /*  False when the request came as [id][body] without the empty delimiter frame
     (a DEALER client's mistake): the service answers it with an error. */
 bool tb_msg_delimited(const tb_msg_t *self);
+/*  Whether two requests came from the same peer (the same routing id). */
+bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b);
 /*  The ZAP User-Id of the sender ("" when running open). */
 const char *tb_msg_user_id(const tb_msg_t *self);
 
