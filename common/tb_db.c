@@ -449,6 +449,87 @@ PGresult *tb_db_query(tb_db_t *self, const char *sql, int nparams,
                     PQexecParams(self->conn, sql, nparams, NULL, values, NULL, NULL, 0));
 }
 
+/*  The session is in a state we cannot trust (a pipeline broke half way):
+    drop it; the next call reconnects. */
+static int s_pipeline_broken(tb_db_t *self, PGresult *res)
+{
+    if (self->err == TB_DB_OK)
+        s_set_error(self, TB_DB_UNAVAILABLE, NULL,
+                    *PQerrorMessage(self->conn) ? PQerrorMessage(self->conn)
+                                                : "the pipeline broke");
+    self->err = TB_DB_UNAVAILABLE;
+    PQclear(res);
+    s_mark_down(self, self->message);
+    return -1;
+}
+
+/*  Reads statement results of a sent pipeline: for each, one result then
+    NULL; then the Sync's. Keeps the first error. Returns 0, or -1 when the
+    stream of results is not what the protocol promises (session dropped). */
+static int s_pipeline_read(tb_db_t *self, tb_db_stmt_t *stmts, size_t n, bool *failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = PQgetResult(self->conn);
+        if (!res)
+            return s_pipeline_broken(self, NULL);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            stmts[i].result = res;
+        else if (st == PGRES_PIPELINE_ABORTED)
+            PQclear(res); /* after an earlier statement's error */
+        else {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (!*failed)
+                s_set_error(self, s_classify(state), state,
+                            s_res_message(res, self->conn));
+            *failed = true;
+            if (PQstatus(self->conn) == CONNECTION_BAD || s_state_is_gone(state))
+                return s_pipeline_broken(self, res);
+            PQclear(res);
+        }
+        PGresult *end = PQgetResult(self->conn); /* NULL: this statement is done */
+        if (end)
+            return s_pipeline_broken(self, end);
+    }
+    PGresult *sync = PQgetResult(self->conn);
+    if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        return s_pipeline_broken(self, sync);
+    PQclear(sync);
+    return 0;
+}
+
+int tb_db_pipeline(tb_db_t *self, tb_db_stmt_t *stmts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        stmts[i].result = NULL;
+    /* Preparing is a round trip of its own: done before the pipeline. */
+    for (size_t i = 0; i < n; i++)
+        if (!s_ready_stmt(self, stmts[i].name))
+            return -1;
+    PGconn *conn = self->conn;
+    s_clear_error(self);
+    self->round_trips++;
+    if (PQenterPipelineMode(conn) != 1)
+        return s_pipeline_broken(self, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (PQsendQueryPrepared(conn, stmts[i].name, stmts[i].nparams, stmts[i].values,
+                                NULL, NULL, 0) != 1)
+            return s_pipeline_broken(self, NULL);
+    if (PQpipelineSync(conn) != 1)
+        return s_pipeline_broken(self, NULL);
+    bool failed = false;
+    int rc = s_pipeline_read(self, stmts, n, &failed);
+    if (rc == 0 && PQexitPipelineMode(conn) != 1)
+        rc = s_pipeline_broken(self, NULL);
+    if (rc == 0 && !failed)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        PQclear(stmts[i].result);
+        stmts[i].result = NULL;
+    }
+    return -1;
+}
+
 static int s_simple(tb_db_t *self, const char *sql)
 {
     if (!s_ready(self))

@@ -152,30 +152,61 @@ static int s_event_arrays(const char *stream, Techbridge__Event *const *events, 
     return 0;
 }
 
+int tb_feed_append_stmt(tb_db_t *db, tb_arena_t *arena, const char *stream,
+                        Techbridge__Event *const *events, size_t n, tb_db_stmt_t *stmt)
+{
+    if (n == 0 || tb_db_prepare(db, s_queries[Q_APPEND].name, s_queries[Q_APPEND].sql) != 0)
+        return -1;
+    tb_pgarray_t *types = tb_pgarray_new();
+    tb_pgarray_t *bodies = tb_pgarray_new();
+    const char **p = tb_arena_alloc(arena, 5 * sizeof *p);
+    int rc = -1;
+    if (p && types && bodies && s_event_arrays(stream, events, n, types, bodies) == 0) {
+        char channel[128], count[24];
+        snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
+        snprintf(count, sizeof count, "%zu", n);
+        const char *t = tb_pgarray_literal(types), *b = tb_pgarray_literal(bodies);
+        p[0] = tb_arena_strdup(arena, stream);
+        p[1] = tb_arena_strdup(arena, count);
+        p[2] = t ? tb_arena_strdup(arena, t) : NULL;
+        p[3] = b ? tb_arena_strdup(arena, b) : NULL;
+        p[4] = tb_arena_strdup(arena, channel);
+        if (p[0] && p[1] && p[2] && p[3] && p[4]) {
+            *stmt = (tb_db_stmt_t){.name = s_queries[Q_APPEND].name, .nparams = 5,
+                                   .values = p};
+            rc = 0;
+        }
+    }
+    tb_pgarray_destroy(&types);
+    tb_pgarray_destroy(&bodies);
+    return rc;
+}
+
+int tb_feed_appended(const PGresult *res, Techbridge__Event *const *events, size_t n)
+{
+    int64_t last = -1;
+    if (!res || PQntuples(res) != 1 || s_parse_i64(PQgetvalue(res, 0, 0), &last) < 0 ||
+        last < (int64_t)n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        events[i]->seq = last - (int64_t)n + 1 + (int64_t)i;
+    return 0;
+}
+
 int tb_feed_append_many(tb_db_t *db, const char *stream, Techbridge__Event *const *events,
                         size_t n)
 {
     if (n == 0)
         return 0;
-    tb_pgarray_t *types = tb_pgarray_new();
-    tb_pgarray_t *bodies = tb_pgarray_new();
-    int64_t last = -1;
-    if (types && bodies && s_event_arrays(stream, events, n, types, bodies) == 0) {
-        char channel[128], count[24];
-        snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
-        snprintf(count, sizeof count, "%zu", n);
-        const char *p[] = {stream, count, tb_pgarray_literal(types),
-                           tb_pgarray_literal(bodies), channel};
-        if (p[2] && p[3] && s_scalar(db, Q_APPEND, 5, p, -1, &last) < 0)
-            last = -1;
-    }
-    tb_pgarray_destroy(&types);
-    tb_pgarray_destroy(&bodies);
-    if (last < (int64_t)n)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        events[i]->seq = last - (int64_t)n + 1 + (int64_t)i;
-    return 0;
+    tb_arena_t *arena = tb_arena_new(0);
+    tb_db_stmt_t stmt;
+    PGresult *res = NULL;
+    if (arena && tb_feed_append_stmt(db, arena, stream, events, n, &stmt) == 0)
+        res = tb_db_exec(db, stmt.name, stmt.nparams, stmt.values);
+    int rc = tb_feed_appended(res, events, n);
+    PQclear(res);
+    tb_arena_destroy(&arena);
+    return rc;
 }
 
 int64_t tb_feed_head(tb_db_t *db, const char *stream)

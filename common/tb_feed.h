@@ -48,6 +48,15 @@ int tb_feed_append(tb_db_t *db, const char *stream, Techbridge__Event *event);
 int tb_feed_append_many(tb_db_t *db, const char *stream, Techbridge__Event *const *events,
                         size_t n);
 
+/*  The append of n events as a statement for tb_db_pipeline, e.g. as the last
+    statement of a group commit sent in one round trip: fills *stmt (its
+    parameters live in `arena`). Returns 0 or -1. After the pipeline ran,
+    tb_feed_appended sets the events' positions from the statement's result
+    (0), or returns -1 when the result is not an append's. */
+int tb_feed_append_stmt(tb_db_t *db, tb_arena_t *arena, const char *stream,
+                        Techbridge__Event *const *events, size_t n, tb_db_stmt_t *stmt);
+int tb_feed_appended(const PGresult *res, Techbridge__Event *const *events, size_t n);
+
 /*  The stream's last committed position (0 when empty), or -1 on failure. */
 int64_t tb_feed_head(tb_db_t *db, const char *stream);
 

@@ -68,6 +68,23 @@ int intake_store_find_duplicates_batch(tb_db_t *db, tb_arena_t *arena,
                                        const Techbridge__Request *const *reqs, size_t n,
                                        char **dup_ids);
 
+/*  The same two as statements for tb_db_pipeline (parameters in `arena`),
+    and their results read back. The insert is the strict variant: a taken
+    (org.id, external_ref) fails it with TB_DB_UNIQUE instead of skipping the
+    row, so that the statements after it can count on every row; inserted
+    returns -1 unless every submission was inserted. */
+int intake_store_insert_batch_stmt(tb_arena_t *arena, intake_submission_t *subs, size_t n,
+                                   tb_db_stmt_t *stmt);
+/*  A statement that makes the rest of its transaction use generic plans (put
+    first in a group commit's pipeline). */
+tb_db_stmt_t intake_store_generic_plans_stmt(void);
+int intake_store_inserted(const PGresult *res, intake_submission_t *subs, size_t n);
+int intake_store_duplicates_stmt(tb_arena_t *arena,
+                                 const Techbridge__Request *const *reqs, size_t n,
+                                 tb_db_stmt_t *stmt);
+int intake_store_duplicates(const PGresult *res, tb_arena_t *arena, size_t n,
+                            char **dup_ids);
+
 /*  The id of the open request (SUBMITTED, PUBLISHED, IN_NEGOTIATION) of
     `org_id`, other than `id`, whose title is most similar to `title` at or
     above INTAKE_DUPLICATE_SIMILARITY: *dup_id is an arena string, "" when

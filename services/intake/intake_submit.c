@@ -136,10 +136,61 @@ typedef struct {
     size_t fp_len;
 } s_pending_t;
 
+/* The common case, every submission new, in one round trip: the group
+   insert (strict: a taken (org, external_ref) fails it), the duplicate check
+   and the events, sent as one pipeline that commits at its end. Returns 0
+   (committed: subs marked inserted, found[] and the events' positions set),
+   1 when an (org, external_ref) was taken (nothing stored), -1 on failure
+   (nothing stored, or, if the results cannot be read, stored: the per-call
+   retry then finds the rows and answers idempotently). */
+static int s_submit_pipelined(tb_db_t *db, tb_arena_t *tmp, intake_submission_t *subs,
+                              Techbridge__Event **events,
+                              const Techbridge__Request **reqs, size_t n, char **found)
+{
+    tb_db_stmt_t st[4] = {intake_store_generic_plans_stmt()};
+    if (intake_store_insert_batch_stmt(tmp, subs, n, &st[1]) != 0 ||
+        intake_store_duplicates_stmt(tmp, reqs, n, &st[2]) != 0 ||
+        tb_feed_append_stmt(db, tmp, TB_STREAM_REQUESTS, events, n, &st[3]) != 0)
+        return -1;
+    if (tb_db_pipeline(db, st, 4) != 0)
+        return tb_db_error(db) == TB_DB_UNIQUE ? 1 : -1;
+    int rc = intake_store_inserted(st[1].result, subs, n) == 0 &&
+                     intake_store_duplicates(st[2].result, tmp, n, found) == 0 &&
+                     tb_feed_appended(st[3].result, events, n) == 0
+                 ? 0
+                 : -1;
+    for (int i = 0; i < 4; i++)
+        PQclear(st[i].result);
+    return rc;
+}
+
+/* When a group holds a taken (org, external_ref): statement by statement in a
+   transaction, the insert skipping taken rows, then the duplicate check and
+   the events of the rows inserted (events[] and reqs[] are compacted to
+   them). Returns 0 or -1 (rolled back, nothing stored). */
+static int s_submit_careful(tb_db_t *db, tb_arena_t *tmp, intake_submission_t *subs,
+                            Techbridge__Event **events, const Techbridge__Request **reqs,
+                            size_t n, char **found)
+{
+    if (tb_db_begin(db) != 0 || intake_store_insert_batch(db, subs, n) != 0)
+        return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (subs[i].inserted) {
+            events[m] = events[i];
+            reqs[m++] = reqs[i];
+        }
+    if (intake_store_find_duplicates_batch(db, tmp, reqs, m, found) != 0 ||
+        tb_feed_append_many(db, TB_STREAM_REQUESTS, events, m) != 0 ||
+        tb_db_commit(db) != 0) /* the append last: it holds the stream's lock */
+        return -1;
+    return 0;
+}
+
 /* Stores the prepared submissions `p` in one transaction, set-wise: one
-   statement for the requests and their history rows, two for the events,
-   one for the duplicate check, one COMMIT (one WAL flush) for all. Returns
-   0, or -1 with the transaction rolled back and nothing stored. */
+   statement for the requests and their history rows, one for the duplicate
+   check, one for the events, one WAL flush for all. Returns 0 with dups[i]
+   set for each inserted one, or -1 with nothing stored. */
 static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission_t *subs,
                           size_t n, char **dups)
 {
@@ -150,29 +201,27 @@ static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission
     tb_arena_t *tmp = tb_arena_new(0);
     if (!tmp)
         return -1;
-    if (tb_db_begin(db) != 0)
-        goto fail;
-    if (intake_store_insert_batch(db, subs, n) != 0)
-        goto fail;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        dups[i] = "";
-        if (!subs[i].inserted)
-            continue;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         tb_call_t *call = p[i].call;
-        events[m] = intake_event_new(
+        events[i] = intake_event_new(
             call->arena, TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, p[i].req,
             TECHBRIDGE__STATUS__STATUS_UNSPECIFIED, call->actor, "", call->cid);
-        if (!events[m])
-            goto fail;
-        reqs[m++] = p[i].req;
+        reqs[i] = p[i].req;
+        dups[i] = "";
+        if (!events[i])
+            rc = -1;
     }
-    if (intake_store_find_duplicates_batch(db, tmp, reqs, m, found) != 0)
-        goto fail;
-    if (tb_feed_append_many(db, TB_STREAM_REQUESTS, events, m) != 0)
-        goto fail; /* last: it holds the stream's lock to COMMIT */
-    if (tb_db_commit(db) != 0)
-        goto fail;
+    if (rc == 0)
+        rc = s_submit_pipelined(db, tmp, subs, events, reqs, n, found);
+    if (rc == 1 && (rc = s_submit_careful(db, tmp, subs, events, reqs, n, found)) != 0)
+        tb_db_rollback(db);
+    if (rc != 0) {
+        tb_error("intake.group_failed", p[0].call->cid, TB_I("calls", (int64_t)n),
+                 TB_S("sqlstate", tb_db_sqlstate(db)), TB_S("error", tb_db_message(db)));
+        tb_arena_destroy(&tmp);
+        return -1;
+    }
     for (size_t i = 0, k = 0; i < n; i++) {
         if (!subs[i].inserted)
             continue;
@@ -182,12 +231,6 @@ static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission
     }
     tb_arena_destroy(&tmp);
     return 0;
-fail:
-    tb_error("intake.group_failed", p[0].call->cid, TB_I("calls", (int64_t)n),
-             TB_S("sqlstate", tb_db_sqlstate(db)), TB_S("error", tb_db_message(db)));
-    tb_db_rollback(db);
-    tb_arena_destroy(&tmp);
-    return -1;
 }
 
 /* Group commit of consecutive submit calls: each is checked on its own (an
@@ -218,12 +261,6 @@ void intake_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t n)
     }
     if (k == 0)
         return;
-    if (k == 1) {
-        /* Alone: the array statements cost more than the plain ones
-           (measured: 1 client, ~0.9 ms vs ~1.2 ms a call). */
-        s_submit_store(self, p[0].call, p[0].req, p[0].fp, p[0].fp_len, now);
-        return;
-    }
     if (s_submit_group(self, p, subs, k, dups) != 0) {
         tb_db_t *db = self->db;
         bool down = !tb_db_ok(db) || tb_db_error(db) == TB_DB_UNAVAILABLE;

@@ -117,3 +117,54 @@ Test(pool, a_call_waiting_on_the_database_does_not_hold_up_other_peers)
     zmq_close(blocked);
     PQfinish(locker);
 }
+
+/*  Repeats inside one peer's pipelined stream, so that groups hold a taken
+    (org, external_ref), also twice in the same group: every 4th call repeats
+    the one before it (same content: the stored request, created false), and
+    every 10th repeats it with another title (ALREADY_EXISTS). The new ones
+    are stored once each, with one SUBMITTED event each. */
+Test(pool, repeats_inside_a_group_are_answered_idempotently)
+{
+    fx_start_intake((const char *const[]){"--api-sessions", "2", NULL});
+    void *sock = s_dealer();
+    Techbridge__Request *r = fx_load("offer_cn.json", NULL);
+    char *title = r->title;
+    char other[] = "Another title for the same external reference";
+    char ref[32];
+    int fresh = 0, kind[PIPELINED]; /* 0 new, 1 same again, 2 other content */
+    for (int i = 0; i < PIPELINED; i++) {
+        kind[i] = i > 0 && i % 10 == 0 ? 2 : i > 0 && i % 4 == 0 ? 1 : 0;
+        if (kind[i] == 0)
+            snprintf(ref, sizeof ref, "rep-%04d", fresh++);
+        r->external_ref = tb_arena_strdup(g_arena, ref);
+        r->title = kind[i] == 2 ? other : title;
+        cr_assert_eq(tb_wire_send(sock, &s_submit_req(r)->base, true), 0);
+    }
+    char *first_id[PIPELINED] = {0};
+    for (int i = 0; i < PIPELINED; i++) {
+        Techbridge__ApiReply *reply = s_recv(sock, CALL_TIMEOUT_MS);
+        cr_assert_not_null(reply, "reply %d did not come", i);
+        if (kind[i] == 2) {
+            fx_expect_code(reply, ALREADY_EXISTS);
+            continue;
+        }
+        fx_expect_ok(reply);
+        const char *id = reply->request->request->id;
+        if (kind[i] == 0) {
+            cr_assert(reply->request->created, "call %d: a new request not created", i);
+            first_id[i] = tb_arena_strdup(g_arena, id);
+        } else {
+            int j = i - 1;
+            while (kind[j] != 0)
+                j--;
+            cr_assert_not(reply->request->created, "call %d: a repeat was created", i);
+            cr_assert_str_eq(id, first_id[j], "call %d: a repeat answered another id", i);
+        }
+    }
+    zmq_close(sock);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM intake_requests"), fresh);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM feed_events"), fresh);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM intake_history"), fresh);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT max(seq) FROM feed_events"), fresh,
+                 "positions are not dense");
+}
