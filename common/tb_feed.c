@@ -68,14 +68,28 @@ static const struct {
     [Q_CURSOR] =
         {"tb_feed_cursor",
          "SELECT last_seq FROM feed_cursors WHERE consumer = $1 AND stream = $2"},
+    /*  The parameters behind one-row subqueries: a custom plan cannot see
+        their values either, so it costs the same as the generic plan (the
+        primary-key range scan in any case), and the plan cache settles on the
+        generic one after its five trial runs. With bare parameters the custom
+        plan looked cheaper (it knows the cursor is near the end) and every call
+        was planned again: 55 us of planning for a 15 us read. */
     [Q_READ] = {"tb_feed_read", "SELECT seq, payload FROM feed_events "
-                                "WHERE stream = $1 AND seq > $2::bigint "
-                                "ORDER BY seq LIMIT $3::int"},
+                                "WHERE stream = (SELECT $1::text) "
+                                "AND seq > (SELECT $2::bigint) "
+                                "ORDER BY seq LIMIT (SELECT $3::int)"},
     [Q_CURSOR_ENSURE] = {"tb_feed_cursor_ensure",
                          "INSERT INTO feed_cursors (consumer, stream) VALUES ($1, $2) "
                          "ON CONFLICT (consumer, stream) DO NOTHING"},
+    /*  Also turns the rest of the apply transaction to generic plans
+        (set_config(..., true) is SET LOCAL), at no extra round trip: an apply
+        runs the same statements over and over, and with the default the
+        planner kept choosing custom plans for some of them as tables grew
+        (tb-matching's candidate query was planned again on a third of its
+        calls, 0.3 ms each). */
     [Q_CURSOR_LOCK] = {"tb_feed_cursor_lock",
-                       "SELECT last_seq FROM feed_cursors "
+                       "SELECT last_seq, set_config('plan_cache_mode', "
+                       "'force_generic_plan', true) FROM feed_cursors "
                        "WHERE consumer = $1 AND stream = $2 FOR UPDATE"},
     [Q_CURSOR_SET] = {"tb_feed_cursor_set",
                       "UPDATE feed_cursors SET last_seq = $3::bigint, updated_at = now() "
@@ -155,7 +169,8 @@ static int s_event_arrays(const char *stream, Techbridge__Event *const *events, 
 int tb_feed_append_stmt(tb_db_t *db, tb_arena_t *arena, const char *stream,
                         Techbridge__Event *const *events, size_t n, tb_db_stmt_t *stmt)
 {
-    if (n == 0 || tb_db_prepare(db, s_queries[Q_APPEND].name, s_queries[Q_APPEND].sql) != 0)
+    if (n == 0 ||
+        tb_db_prepare(db, s_queries[Q_APPEND].name, s_queries[Q_APPEND].sql) != 0)
         return -1;
     tb_pgarray_t *types = tb_pgarray_new();
     tb_pgarray_t *bodies = tb_pgarray_new();
@@ -172,8 +187,8 @@ int tb_feed_append_stmt(tb_db_t *db, tb_arena_t *arena, const char *stream,
         p[3] = b ? tb_arena_strdup(arena, b) : NULL;
         p[4] = tb_arena_strdup(arena, channel);
         if (p[0] && p[1] && p[2] && p[3] && p[4]) {
-            *stmt = (tb_db_stmt_t){.name = s_queries[Q_APPEND].name, .nparams = 5,
-                                   .values = p};
+            *stmt = (tb_db_stmt_t){
+                .name = s_queries[Q_APPEND].name, .nparams = 5, .values = p};
             rc = 0;
         }
     }
@@ -228,11 +243,14 @@ int64_t tb_feed_cursor(tb_db_t *db, const char *consumer, const char *stream)
 }
 
 /*  tb_feed_read with a byte budget: stops once the payloads passed `budget`
-    (0: none), always keeping at least one event. */
+    (0: none), always keeping at least one event. *more (may be NULL) is false
+    when the read returned every event after `after` that was committed then. */
 static int s_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t after,
-                  int max, size_t budget, Techbridge__Event ***events)
+                  int max, size_t budget, Techbridge__Event ***events, bool *more)
 {
     *events = NULL;
+    if (more)
+        *more = true;
     if (max < 1)
         max = 1;
     if (max > TB_FEED_MAX_EVENTS)
@@ -278,6 +296,8 @@ static int s_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t af
     }
     PQclear(res);
     *events = out;
+    if (more)
+        *more = rows >= max || count < rows;
     return count;
 bad:
     PQclear(res);
@@ -287,7 +307,7 @@ bad:
 int tb_feed_read(tb_db_t *db, tb_arena_t *arena, const char *stream, int64_t after,
                  int max, Techbridge__Event ***events)
 {
-    return s_read(db, arena, stream, after, max, 0, events);
+    return s_read(db, arena, stream, after, max, 0, events, NULL);
 }
 
 /* ---- server ---- */
@@ -306,6 +326,7 @@ struct tb_feed_server_t {
     void *router;
     s_parked_t *parked;
     size_t n_parked;
+    int64_t head; /* the last position known committed, -1: not known yet */
 };
 
 tb_feed_server_t *tb_feed_server_new(tb_db_t *db, const char *stream, void *router)
@@ -317,6 +338,7 @@ tb_feed_server_t *tb_feed_server_new(tb_db_t *db, const char *stream, void *rout
     self->router = router;
     self->stream = strdup(stream);
     self->parked = calloc(TB_FEED_PARKED_MAX, sizeof *self->parked);
+    self->head = -1;
     if (!self->stream || !self->parked) {
         free(self->stream);
         free(self->parked);
@@ -356,6 +378,28 @@ static void s_answer(tb_feed_server_t *self, tb_msg_t **msg, Techbridge__Event *
         tb_warn("feed.fetch", NULL, TB_S("stream", self->stream),
                 TB_S("error", "reply not delivered (consumer gone?)"));
     tb_msg_destroy(msg);
+}
+
+/*  The stream's head after a read of n events after `after`: positions are
+    dense and commit in order, so a read that returned everything committed
+    ends at the head (or, empty, is at it); only a read that may have left
+    events behind (a full batch, a backlog) asks the table. This spares a head
+    query on every fetch and every wake: the head only feeds the consumers' lag
+    figure. Returns -1 on a database failure. */
+static int64_t s_head_after_read(tb_feed_server_t *self, int64_t after,
+                                 Techbridge__Event **events, int n, bool more)
+{
+    int64_t seen = n > 0 ? events[n - 1]->seq : after;
+    if (more || self->head < 0) {
+        int64_t head = tb_feed_head(self->db, self->stream);
+        if (head < 0)
+            return -1;
+        if (head > seen)
+            seen = head;
+    }
+    if (seen > self->head)
+        self->head = seen;
+    return self->head;
 }
 
 void tb_feed_server_on_readable(tb_feed_server_t *self)
@@ -403,10 +447,11 @@ void tb_feed_server_on_readable(tb_feed_server_t *self)
         /*  The events get their own arena: the fetch's is small on purpose. */
         tb_arena_t *batch_arena = tb_arena_new(0);
         if (batch_arena && tb_db_ok(self->db)) {
+            bool more = true;
             n = s_read(self->db, batch_arena, self->stream, after, max,
-                       TB_FEED_BATCH_BYTES, &events);
+                       TB_FEED_BATCH_BYTES, &events, &more);
             if (n >= 0)
-                head = tb_feed_head(self->db, self->stream);
+                head = s_head_after_read(self, after, events, n, more);
         }
         if (n < 0 || head < 0) {
             tb_warn("feed.fetch", cid, TB_S("stream", self->stream),
@@ -441,14 +486,13 @@ void tb_feed_server_wake(tb_feed_server_t *self)
 {
     if (self->n_parked == 0)
         return;
-    int64_t head = -1;
-    if (tb_db_ok(self->db))
-        head = tb_feed_head(self->db, self->stream);
-    if (head >= 0) {
-        /*  One read per distinct cursor, not one per parked fetch. */
+    /*  One read per distinct cursor, not one per parked fetch, and no head
+        query first: an empty read costs about what that query did. */
+    bool failed = !tb_db_ok(self->db);
+    if (!failed) {
         qsort(self->parked, self->n_parked, sizeof *self->parked, s_cmp_after);
         size_t i = 0;
-        while (i < self->n_parked) {
+        while (i < self->n_parked && !failed) {
             size_t j = i;
             int max = 0;
             while (j < self->n_parked && self->parked[j].after == self->parked[i].after) {
@@ -456,33 +500,37 @@ void tb_feed_server_wake(tb_feed_server_t *self)
                     max = self->parked[j].max;
                 j++;
             }
-            if (self->parked[i].after < head) {
-                tb_arena_t *arena = tb_arena_new(0);
-                Techbridge__Event **events = NULL;
-                int n = arena
-                            ? s_read(self->db, arena, self->stream, self->parked[i].after,
-                                     max, TB_FEED_BATCH_BYTES, &events)
-                            : -1;
-                if (n > 0)
-                    for (size_t k = i; k < j; k++) {
-                        size_t give = (size_t)n;
-                        if (give > (size_t)self->parked[k].max)
-                            give = (size_t)self->parked[k].max;
-                        s_answer(self, &self->parked[k].msg, events, give, head, NULL);
-                    }
-                tb_arena_destroy(&arena);
-            }
+            tb_arena_t *arena = tb_arena_new(0);
+            Techbridge__Event **events = NULL;
+            bool more = true;
+            int n = arena ? s_read(self->db, arena, self->stream, self->parked[i].after,
+                                   max, TB_FEED_BATCH_BYTES, &events, &more)
+                          : -1;
+            int64_t head =
+                n >= 0 ? s_head_after_read(self, self->parked[i].after, events, n, more)
+                       : -1;
+            if (n < 0 || head < 0)
+                failed = true;
+            else if (n > 0)
+                for (size_t k = i; k < j; k++) {
+                    size_t give = (size_t)n;
+                    if (give > (size_t)self->parked[k].max)
+                        give = (size_t)self->parked[k].max;
+                    s_answer(self, &self->parked[k].msg, events, give, head, NULL);
+                }
+            tb_arena_destroy(&arena);
             i = j;
         }
     }
     /*  Answer the expired ones with an empty batch; compact. */
     int64_t now = tb_mono_us();
+    int64_t head = self->head < 0 ? 0 : self->head;
     size_t keep = 0;
     for (size_t i = 0; i < self->n_parked; i++) {
         s_parked_t *p = &self->parked[i];
         if (p->msg && p->deadline_us <= now)
-            s_answer(self, &p->msg, NULL, 0, head < 0 ? 0 : head,
-                     head < 0 ? "unavailable" : NULL);
+            s_answer(self, &p->msg, NULL, 0, failed ? 0 : head,
+                     failed ? "unavailable" : NULL);
         if (p->msg)
             self->parked[keep++] = *p;
     }

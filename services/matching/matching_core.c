@@ -121,6 +121,24 @@ int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool 
 
 /* ---- events ---- */
 
+/*  Appends a match event carrying `m`. */
+static int s_emit_match(tb_db_t *db, const Techbridge__Match *m,
+                        Techbridge__EventType type, const char *cid, const char *actor,
+                        const char *reason)
+{
+    Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
+    ev.type = type;
+    ev.correlation_id = (char *)(cid ? cid : "");
+    ev.actor = (char *)(actor ? actor : "matching");
+    ev.reason = (char *)(reason ? reason : "");
+    ev.match = (Techbridge__Match *)m;
+    if (tb_feed_append(db, TB_STREAM_MATCHES, &ev) < 0)
+        return -1;
+    tb_info("match.event", cid, TB_S("match_id", m->id), TB_I("type", type),
+            TB_D("score", m->score), TB_I("seq", ev.seq));
+    return 0;
+}
+
 /*  Appends a match event for stored match `id` (read back with both parties). */
 static int s_emit(tb_db_t *db, tb_arena_t *arena, const char *id,
                   Techbridge__EventType type, const char *cid, const char *actor,
@@ -130,17 +148,7 @@ static int s_emit(tb_db_t *db, tb_arena_t *arena, const char *id,
     bool found = false;
     if (matching_store_match(db, arena, id, false, &m, &found) < 0 || !found)
         return -1;
-    Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
-    ev.type = type;
-    ev.correlation_id = (char *)(cid ? cid : "");
-    ev.actor = (char *)(actor ? actor : "matching");
-    ev.reason = (char *)(reason ? reason : "");
-    ev.match = m;
-    if (tb_feed_append(db, TB_STREAM_MATCHES, &ev) < 0)
-        return -1;
-    tb_info("match.event", cid, TB_S("match_id", id), TB_I("type", type),
-            TB_D("score", m->score), TB_I("seq", ev.seq));
-    return 0;
+    return s_emit_match(db, m, type, cid, actor, reason);
 }
 
 static const matching_req_t *s_find_req(const matching_req_t *v, size_t n, const char *id)
@@ -176,16 +184,9 @@ static int s_retire_open(tb_db_t *db, tb_arena_t *arena, const char *request_id,
     fell below the threshold, RETIRED pairs back in the top K are proposed again.
     Decided pairs (ACCEPTED, DECLINED, CLOSED) are left alone. */
 static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
-                     const char *id, const char *cid)
+                     const matching_req_t *r, const char *cid)
 {
-    const char *ids[] = {id};
-    matching_req_t *rv = NULL;
-    size_t nr = 0;
-    if (matching_store_load(db, arena, ids, 1, &rv, &nr) < 0)
-        return -1;
-    if (nr != 1)
-        return 0;
-    const matching_req_t *r = &rv[0];
+    const char *id = r->id;
 
     matching_pair_t *pairs = NULL;
     size_t np = 0;
@@ -234,11 +235,12 @@ static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
                 handled[i] = true;
             }
         if (!pair) {
-            char *mid = NULL;
-            if (matching_store_insert(db, arena, offer_id, need_id, &hits[h].res, &mid) <
-                    0 ||
-                s_emit(db, arena, mid, TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED, cid,
-                       NULL, NULL) < 0)
+            Techbridge__Match *m = NULL;
+            bool offer = r->kind == TECHBRIDGE__KIND__OFFER;
+            if (matching_store_propose(db, arena, offer ? r : c, offer ? c : r,
+                                       &hits[h].res, &m) < 0 ||
+                s_emit_match(db, m, TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED, cid,
+                             NULL, NULL) < 0)
                 return -1;
         } else if (pair->status == TECHBRIDGE__MATCH_STATUS__PROPOSED) {
             if (fabs(pair->score - hits[h].res.score) > 1e-9 &&
@@ -313,15 +315,20 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
                  TB_S("error", "request event without a usable request"));
         return 0;
     }
-    int old_status = 0;
-    bool stale = false;
-    if (matching_store_upsert(db, r, &old_status, &stale) < 0)
-        return -1;
-    if (stale)
-        return 0;
     tb_arena_t *arena = tb_arena_new(0);
     if (!arena)
         return -1;
+    int old_status = 0;
+    bool stale = false;
+    matching_req_t *row = NULL;
+    if (matching_store_upsert(db, arena, r, &old_status, &stale, &row) < 0) {
+        tb_arena_destroy(&arena);
+        return -1;
+    }
+    if (stale) {
+        tb_arena_destroy(&arena);
+        return 0;
+    }
     int rc = 0;
     bool published = r->status == TECHBRIDGE__STATUS__PUBLISHED;
     if (published) {
@@ -331,7 +338,7 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
             event->type == TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED &&
             old_status == TECHBRIDGE__STATUS__PUBLISHED;
         if (!renew)
-            rc = s_rematch(self, db, arena, r->id, cid);
+            rc = s_rematch(self, db, arena, row, cid);
     } else if (r->status == TECHBRIDGE__STATUS__WITHDRAWN ||
                r->status == TECHBRIDGE__STATUS__REJECTED ||
                r->status == TECHBRIDGE__STATUS__EXPIRED) {

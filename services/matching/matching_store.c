@@ -61,17 +61,12 @@
                         " * greatest(0, 1 - " MATCHING_Q_TRL_STEP " * " TRL_BELOW ")"
 
 typedef enum {
-    Q_OLD,
-    Q_DF_DEC,
-    Q_DF_INC,
-    Q_CORPUS_ADD,
     Q_UPSERT,
     Q_LOAD,
     Q_CANDIDATES_OFFERS,
     Q_CANDIDATES_NEEDS,
     Q_NAIVE,
     Q_DF,
-    Q_N,
     Q_PAIRS,
     Q_INSERT,
     Q_RESCORE,
@@ -87,31 +82,37 @@ static const struct {
     const char *name;
     const char *sql;
 } s_q[Q_COUNT] = {
-    [Q_OLD] = {"matching_old", "SELECT status, version FROM matching_requests "
-                               "WHERE id = $1::uuid FOR UPDATE"},
-    [Q_DF_DEC] = {"matching_df_dec",
-                  "UPDATE matching_terms t SET df = t.df - 1 FROM matching_requests r "
-                  "WHERE r.id = $1::uuid AND t.term = ANY (r.terms) AND t.df > 0"},
-    [Q_DF_INC] =
-        {"matching_df_inc",
-         "INSERT INTO matching_terms (term, df) "
-         "SELECT DISTINCT unnest(terms), 1 FROM matching_requests WHERE id = $1::uuid "
-         "ON CONFLICT (term) DO UPDATE SET df = matching_terms.df + 1"},
-    [Q_CORPUS_ADD] =
-        {"matching_corpus_add",
-         "UPDATE matching_corpus SET published = greatest(0, published + $1::int)"},
+    /*  One statement per request event (it used to be up to six round trips):
+        lock and read the stored row (old), skip a stale event (fresh), upsert,
+        move the document frequencies by the net change of the published terms
+        (a term in both the old and the new published text is untouched; the
+        terms of the two sides are disjoint, so no term row is modified twice),
+        move the published count, and return the stored row. The tsvector is
+        recomputed only when the text changed: a status change (every publish)
+        reuses the stored one, the costliest part of the statement otherwise.
+        Data-modifying WITH parts run once and to completion whatever the outer
+        SELECT reads. Parameters: see matching_store_upsert. */
     [Q_UPSERT] =
         {"matching_upsert",
-         "INSERT INTO matching_requests (id, kind, org_id, status, sector, keywords, "
-         "trl, "
-         "cooperation, target_countries, country, org_name, org_region, contact_name, "
+         "WITH old AS (SELECT status, version, terms, title, summary, keywords, tsv "
+         "FROM matching_requests WHERE id = $1::uuid FOR UPDATE), "
+         "fresh AS (SELECT NOT EXISTS (SELECT 1 FROM old WHERE old.version > "
+         "$18::bigint) "
+         "AS ok), "
+         "v AS (SELECT coalesce((SELECT o.tsv FROM old o WHERE o.title = $16::text "
+         "AND o.summary = $17::text AND o.keywords = $6::text[]), "
+         "setweight(to_tsvector('english', $16::text || ' ' || "
+         "array_to_string($6::text[], ' ')), 'A') || "
+         "setweight(to_tsvector('english', $17::text), 'B')) AS tsv), "
+         "up AS (INSERT INTO matching_requests (id, kind, org_id, status, sector, "
+         "keywords, "
+         "trl, cooperation, target_countries, country, org_name, org_region, "
+         "contact_name, "
          "contact_email, contact_phone, title, summary, tsv, terms, version, updated_at) "
          "SELECT $1::uuid, $2::int, $3::text, $4::int, $5::text, $6::text[], $7::int, "
          "$8::int[], $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text, "
          "$15::text, $16::text, $17::text, v.tsv, tsvector_to_array(v.tsv), $18::bigint, "
-         "now() FROM (SELECT setweight(to_tsvector('english', $16::text || ' ' || "
-         "array_to_string($6::text[], ' ')), 'A') || "
-         "setweight(to_tsvector('english', $17::text), 'B') AS tsv) v "
+         "now() FROM v, fresh WHERE fresh.ok "
          "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, org_id = EXCLUDED.org_id, "
          "status = EXCLUDED.status, sector = EXCLUDED.sector, keywords = "
          "EXCLUDED.keywords, "
@@ -121,7 +122,23 @@ static const struct {
          "contact_name = EXCLUDED.contact_name, contact_email = EXCLUDED.contact_email, "
          "contact_phone = EXCLUDED.contact_phone, title = EXCLUDED.title, "
          "summary = EXCLUDED.summary, tsv = EXCLUDED.tsv, terms = EXCLUDED.terms, "
-         "version = EXCLUDED.version, updated_at = now()"},
+         "version = EXCLUDED.version, updated_at = now() RETURNING *), "
+         "d AS (SELECT term, sum(delta) AS delta FROM ("
+         "SELECT DISTINCT unnest(o.terms) AS term, -1 AS delta FROM old o, fresh f "
+         "WHERE f.ok AND o.status = 2 "
+         "UNION ALL SELECT DISTINCT unnest(u.terms), 1 FROM up u WHERE u.status = 2) x "
+         "GROUP BY term HAVING sum(delta) <> 0), "
+         "df_down AS (UPDATE matching_terms t SET df = t.df - 1 FROM d "
+         "WHERE d.delta < 0 AND t.term = d.term AND t.df > 0), "
+         "df_up AS (INSERT INTO matching_terms (term, df) SELECT term, 1 FROM d "
+         "WHERE d.delta > 0 ON CONFLICT (term) DO UPDATE SET df = matching_terms.df + "
+         "1), "
+         "corpus AS (UPDATE matching_corpus SET published = greatest(0, published + c.n) "
+         "FROM (SELECT (SELECT count(*) FROM up WHERE status = 2) - "
+         "(SELECT count(*) FROM old, fresh WHERE fresh.ok AND old.status = 2) AS n) c "
+         "WHERE c.n <> 0) "
+         "SELECT o.status, f.ok, " REQ_COLS "FROM fresh f LEFT JOIN old o ON true "
+         "LEFT JOIN up r ON true LEFT JOIN sectors s ON s.code = r.sector"},
     [Q_LOAD] = {"matching_load", "SELECT " REQ_COLS REQ_FROM
                                  "WHERE r.id = ANY ($1::uuid[]) ORDER BY r.id"},
     [Q_CANDIDATES_OFFERS] = {"matching_candidates_offers",
@@ -131,17 +148,21 @@ static const struct {
     [Q_NAIVE] = {"matching_naive",
                  "SELECT " REQ_COLS REQ_FROM
                  "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text"},
+    /*  The df of the terms and, in the row with a NULL term, N: one round trip. */
     [Q_DF] = {"matching_df",
-              "SELECT term, df FROM matching_terms WHERE term = ANY ($1::text[])"},
-    [Q_N] = {"matching_n", "SELECT published FROM matching_corpus"},
+              "SELECT term, df FROM matching_terms WHERE term = ANY ($1::text[]) "
+              "UNION ALL SELECT NULL, published FROM matching_corpus"},
     [Q_PAIRS] =
         {"matching_pairs",
          "SELECT id, offer_id, need_id, score, status, version FROM matching_matches "
          "WHERE offer_id = $1::uuid OR need_id = $1::uuid ORDER BY id FOR UPDATE"},
+    /*  Returns what a read-back (MATCH_COLS) would give of the new row itself. */
     [Q_INSERT] =
         {"matching_insert",
          "INSERT INTO matching_matches (offer_id, need_id, score, reasons, status) "
-         "VALUES ($1::uuid, $2::uuid, $3::float8, $4::bytea, 1) RETURNING id"},
+         "VALUES ($1::uuid, $2::uuid, $3::float8, $4::bytea, 1) RETURNING id, score, "
+         "status, version, reason, (extract(epoch from created_at) * 1000)::bigint, "
+         "(extract(epoch from updated_at) * 1000)::bigint"},
     [Q_RESCORE] = {"matching_rescore",
                    "UPDATE matching_matches SET score = $2::float8, reasons = $3::bytea, "
                    "status = $4::int, version = version + 1, updated_at = now() "
@@ -318,10 +339,10 @@ void matching_req_side(const matching_req_t *r, matching_side_t *side)
     side->n_target_countries = r->n_target_countries;
 }
 
-static int s_req_row(tb_arena_t *arena, PGresult *res, int i, matching_req_t *r)
+/*  Decodes REQ_COLS of row i, starting at column c. */
+static int s_req_row(tb_arena_t *arena, PGresult *res, int i, int c, matching_req_t *r)
 {
     memset(r, 0, sizeof *r);
-    int c = 0;
     r->id = s_str(arena, PQgetvalue(res, i, c++));
     r->kind = atoi(PQgetvalue(res, i, c++));
     r->org_id = s_str(arena, PQgetvalue(res, i, c++));
@@ -356,48 +377,21 @@ static int s_req_rows(tb_arena_t *arena, PGresult *res, matching_req_t **out,
     if (!v)
         return -1;
     for (int i = 0; i < rows; i++)
-        if (s_req_row(arena, res, i, &v[i]) < 0)
+        if (s_req_row(arena, res, i, 0, &v[i]) < 0)
             return -1;
     *out = v;
     *n_out = (size_t)rows;
     return 0;
 }
 
-int matching_store_upsert(tb_db_t *db, const Techbridge__Request *r, int *old_status,
-                          bool *stale)
+int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
+                          int *old_status, bool *stale, matching_req_t **row)
 {
     *old_status = 0;
     *stale = false;
-    tb_arena_t *arena = tb_arena_new(0);
-    if (!arena)
-        return -1;
-    int rc = -1;
+    *row = NULL;
     char version_s[24], kind_s[16], status_s[16], trl_s[16];
     snprintf(version_s, sizeof version_s, "%lld", (long long)r->version);
-    const char *p_old[] = {r->id};
-    PGresult *res = s_exec(db, Q_OLD, 1, p_old);
-    if (!res)
-        goto done;
-    bool exists = PQntuples(res) == 1;
-    if (exists) {
-        *old_status = atoi(PQgetvalue(res, 0, 0));
-        if (strtoll(PQgetvalue(res, 0, 1), NULL, 10) > r->version)
-            *stale = true;
-    }
-    PQclear(res);
-    if (*stale) {
-        rc = 0;
-        goto done;
-    }
-    if (*old_status == TECHBRIDGE__STATUS__PUBLISHED) {
-        if (!(res = s_exec(db, Q_DF_DEC, 1, p_old)))
-            goto done;
-        PQclear(res);
-        const char *minus[] = {"-1"};
-        if (!(res = s_exec(db, Q_CORPUS_ADD, 1, minus)))
-            goto done;
-        PQclear(res);
-    }
     snprintf(kind_s, sizeof kind_s, "%d", (int)r->kind);
     snprintf(status_s, sizeof status_s, "%d", (int)r->status);
     snprintf(trl_s, sizeof trl_s, "%d", (int)r->trl);
@@ -429,22 +423,27 @@ int matching_store_upsert(tb_db_t *db, const Techbridge__Request *r, int *old_st
         version_s,
     };
     if (!p[5] || !p[7] || !p[8])
+        return -1;
+    PGresult *res = s_exec(db, Q_UPSERT, 18, p);
+    if (!res)
+        return -1;
+    int rc = -1;
+    if (PQntuples(res) != 1)
         goto done;
-    if (!(res = s_exec(db, Q_UPSERT, 18, p)))
+    if (!PQgetisnull(res, 0, 0))
+        *old_status = atoi(PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        *stale = true;
+        rc = 0;
         goto done;
-    PQclear(res);
-    if (r->status == TECHBRIDGE__STATUS__PUBLISHED) {
-        if (!(res = s_exec(db, Q_DF_INC, 1, p_old)))
-            goto done;
-        PQclear(res);
-        const char *plus[] = {"1"};
-        if (!(res = s_exec(db, Q_CORPUS_ADD, 1, plus)))
-            goto done;
-        PQclear(res);
     }
+    matching_req_t *v = tb_arena_alloc(arena, sizeof *v);
+    if (!v || PQgetisnull(res, 0, 2) || s_req_row(arena, res, 0, 2, v) < 0)
+        goto done;
+    *row = v;
     rc = 0;
 done:
-    tb_arena_destroy(&arena);
+    PQclear(res);
     return rc;
 }
 
@@ -617,17 +616,15 @@ int matching_store_dfmap(tb_db_t *db, tb_arena_t *arena,
     map->df = tb_arena_alloc(arena, sizeof *map->df * (u ? u : 1));
     if (!map->df)
         return -1;
-    PGresult *res = s_exec(db, Q_N, 0, NULL);
-    if (!res)
-        return -1;
-    map->n_docs = PQntuples(res) ? atol(PQgetvalue(res, 0, 0)) : 0;
-    PQclear(res);
-    if (u == 0)
-        return 0;
     const char *p[] = {s_array_literal(arena, all, u)};
+    PGresult *res;
     if (!p[0] || !(res = s_exec(db, Q_DF, 1, p)))
         return -1;
     for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 0)) {
+            map->n_docs = atol(PQgetvalue(res, i, 1));
+            continue;
+        }
         const char *t = PQgetvalue(res, i, 0);
         const char **hit = bsearch(&t, all, u, sizeof *all, s_cmp_term);
         if (hit)
@@ -709,21 +706,71 @@ static char *s_reasons_hex(tb_arena_t *arena, const matching_result_t *res)
     return packed ? s_hex(arena, packed, len) : NULL;
 }
 
-int matching_store_insert(tb_db_t *db, tb_arena_t *arena, const char *offer_id,
-                          const char *need_id, const matching_result_t *res,
-                          char **id_out)
+/*  The party of a stored request, as s_party reads it from a match row. */
+static Techbridge__Party *s_party_of(tb_arena_t *arena, const matching_req_t *r)
 {
+    Techbridge__Party *p =
+        TB_PB_NEW(arena, Techbridge__Party, techbridge__party__descriptor);
+    Techbridge__Org *org = TB_PB_NEW(arena, Techbridge__Org, techbridge__org__descriptor);
+    Techbridge__Contact *ct =
+        TB_PB_NEW(arena, Techbridge__Contact, techbridge__contact__descriptor);
+    if (!p || !org || !ct)
+        return NULL;
+    p->request_id = r->id;
+    org->id = r->org_id;
+    org->name = r->org_name;
+    org->country = r->country;
+    org->region = r->org_region;
+    ct->name = r->contact_name;
+    ct->email = r->contact_email;
+    ct->phone = r->contact_phone;
+    p->title = r->title;
+    p->org = org;
+    p->contact = ct;
+    return p;
+}
+
+int matching_store_propose(tb_db_t *db, tb_arena_t *arena, const matching_req_t *offer,
+                           const matching_req_t *need, const matching_result_t *res,
+                           Techbridge__Match **out)
+{
+    *out = NULL;
     char score_s[32];
     snprintf(score_s, sizeof score_s, "%.4f", res->score);
-    const char *p[] = {offer_id, need_id, score_s, s_reasons_hex(arena, res)};
+    Techbridge__Match *m =
+        TB_PB_NEW(arena, Techbridge__Match, techbridge__match__descriptor);
+    if (!m)
+        return -1;
+    m->reasons = matching_reasons_pb(arena, res, &m->n_reasons);
+    size_t len = 0;
+    uint8_t *packed = m->reasons ? tb_wire_pack(arena, &m->base, &len) : NULL;
+    const char *p[] = {offer->id, need->id, score_s,
+                       packed ? s_hex(arena, packed, len) : NULL};
     if (!p[3])
         return -1;
     PGresult *r = s_exec(db, Q_INSERT, 4, p);
     if (!r)
         return -1;
-    *id_out = s_str(arena, PQgetvalue(r, 0, 0));
+    int rc = -1;
+    if (PQntuples(r) == 1) {
+        m->id = s_str(arena, PQgetvalue(r, 0, 0));
+        m->offer_id = offer->id;
+        m->need_id = need->id;
+        m->score = strtod(PQgetvalue(r, 0, 1), NULL);
+        m->status = (Techbridge__MatchStatus)atoi(PQgetvalue(r, 0, 2));
+        m->version = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        m->reason = s_str(arena, PQgetvalue(r, 0, 4));
+        m->created_at = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+        m->updated_at = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+        m->offer = s_party_of(arena, offer);
+        m->need = s_party_of(arena, need);
+        if (m->id && m->offer && m->need) {
+            *out = m;
+            rc = 0;
+        }
+    }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 int matching_store_rescore(tb_db_t *db, const char *id, const matching_result_t *res,

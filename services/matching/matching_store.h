@@ -50,10 +50,12 @@ typedef struct {
 long matching_dfmap_lookup(const char *term, void *map);
 
 /*  Updates the projection from a request event's request, keeping the document
-    frequencies of published requests. *old_status is 0 when the request was new;
-    *stale is true (and nothing changed) when the stored version is newer. */
-int matching_store_upsert(tb_db_t *db, const Techbridge__Request *r, int *old_status,
-                          bool *stale);
+    frequencies of published requests, in one statement. *old_status is 0 when
+    the request was new; *stale is true (and nothing changed) when the stored
+    version is newer; otherwise *row (arena) is the stored request as
+    matching_store_load would read it. */
+int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
+                          int *old_status, bool *stale, matching_req_t **row);
 
 /*  Loads stored requests by id (missing ids are left out). */
 int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
@@ -97,10 +99,12 @@ typedef struct {
 int matching_store_pairs(tb_db_t *db, tb_arena_t *arena, const char *request_id,
                          matching_pair_t **out, size_t *n_out);
 
-/*  Inserts a PROPOSED pair; *id_out (arena) is its id. */
-int matching_store_insert(tb_db_t *db, tb_arena_t *arena, const char *offer_id,
-                          const char *need_id, const matching_result_t *res,
-                          char **id_out);
+/*  Inserts a PROPOSED pair of two stored requests; *out (arena, pointing into
+    `offer` and `need` too) is the match as matching_store_match would read it
+    back, built without that round trip. */
+int matching_store_propose(tb_db_t *db, tb_arena_t *arena, const matching_req_t *offer,
+                           const matching_req_t *need, const matching_result_t *res,
+                           Techbridge__Match **out);
 /*  Re-scores a pair and sets its status; version + 1. */
 int matching_store_rescore(tb_db_t *db, const char *id, const matching_result_t *res,
                            int status);
