@@ -486,14 +486,24 @@ int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *a
     return 0;
 }
 
+/*  The runtime calls this for every event of a committed transaction, in
+    order, so what this event stored is exactly what is pending under its
+    position. Anything pending under an earlier position was kept by an
+    attempt that rolled back and was never applied again here (another
+    instance applied those events): dropped, never published. */
 void notification_core_committed(const Techbridge__Event *event, void *arg)
 {
     notification_stream_t *st = arg;
     size_t keep = 0;
     for (size_t i = 0; i < st->count; i++) {
         s_pending_t *p = &st->items[i];
-        if (p->event_seq <= event->seq) {
+        if (p->event_seq == event->seq)
             s_publish(st->core, p);
+        if (p->event_seq <= event->seq) {
+            if (p->event_seq < event->seq)
+                tb_debug("notification.unpublished", p->cid,
+                         TB_S("recipient", p->recipient), TB_I("seq", p->seq),
+                         TB_S("reason", "its transaction rolled back"));
             s_pending_free(p);
         } else {
             st->items[keep++] = *p;
