@@ -96,6 +96,15 @@ int tb_call_db_error(tb_call_t *call, const tb_db_t *db, const char *what)
     return tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "internal error (%s)", w);
 }
 
+void tb_call_end_transaction(const tb_call_t *call, tb_db_t *db)
+{
+    PGconn *conn = tb_db_conn(db);
+    if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        tb_error("api.open_transaction", call->cid, TB_S("kind", call->kind));
+        tb_db_rollback(db);
+    }
+}
+
 bool tb_call_may_act_for(const tb_call_t *call, const char *org_id)
 {
     if (call->is_operator)

@@ -56,6 +56,11 @@ void tb_call_violation(tb_call_t *call, const char *field, const char *reason);
     ABORTED (serialization), INTERNAL. Returns -1. */
 int tb_call_db_error(tb_call_t *call, const tb_db_t *db, const char *what);
 
+/*  After a handler ran on `db`: a handler must leave no transaction open, or
+    the next call would run inside it. One that did is logged (with the call's
+    correlation id and kind) and rolled back. */
+void tb_call_end_transaction(const tb_call_t *call, tb_db_t *db);
+
 /*  True when the call is allowed to act for org `org_id`: operators always,
     an organisation only for itself. */
 bool tb_call_may_act_for(const tb_call_t *call, const char *org_id);

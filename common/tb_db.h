@@ -54,6 +54,13 @@ PGresult *tb_db_exec_bin(tb_db_t *self, const char *name, int nparams,
 PGresult *tb_db_query(tb_db_t *self, const char *sql, int nparams,
                       const char *const *values);
 
+/*  SQL (an expression) that turns the rest of its transaction to generic plans
+    (set_config(..., true) is SET LOCAL). For transactions that run the same
+    statements over and over with parameters whose values sway the planner
+    (arrays, a cursor near the end): the plan cache otherwise keeps making
+    custom plans, planning again on every call. */
+#define TB_DB_GENERIC_PLANS "set_config('plan_cache_mode', 'force_generic_plan', true)"
+
 /*  One statement of tb_db_pipeline: a registered statement and its text
     parameters; `result` is filled by the call. */
 typedef struct {

@@ -82,14 +82,13 @@ static const struct {
                          "INSERT INTO feed_cursors (consumer, stream) VALUES ($1, $2) "
                          "ON CONFLICT (consumer, stream) DO NOTHING"},
     /*  Also turns the rest of the apply transaction to generic plans
-        (set_config(..., true) is SET LOCAL), at no extra round trip: an apply
+        (TB_DB_GENERIC_PLANS), at no extra round trip: an apply
         runs the same statements over and over, and with the default the
         planner kept choosing custom plans for some of them as tables grew
         (tb-matching's candidate query was planned again on a third of its
         calls, 0.3 ms each). */
     [Q_CURSOR_LOCK] = {"tb_feed_cursor_lock",
-                       "SELECT last_seq, set_config('plan_cache_mode', "
-                       "'force_generic_plan', true) FROM feed_cursors "
+                       "SELECT last_seq, " TB_DB_GENERIC_PLANS " FROM feed_cursors "
                        "WHERE consumer = $1 AND stream = $2 FOR UPDATE"},
     [Q_CURSOR_SET] = {"tb_feed_cursor_set",
                       "UPDATE feed_cursors SET last_seq = $3::bigint, updated_at = now() "
@@ -180,11 +179,10 @@ int tb_feed_append_stmt(tb_db_t *db, tb_arena_t *arena, const char *stream,
         char channel[128], count[24];
         snprintf(channel, sizeof channel, "%s%s", TB_FEED_CHANNEL_PREFIX, stream);
         snprintf(count, sizeof count, "%zu", n);
-        const char *t = tb_pgarray_literal(types), *b = tb_pgarray_literal(bodies);
         p[0] = tb_arena_strdup(arena, stream);
         p[1] = tb_arena_strdup(arena, count);
-        p[2] = t ? tb_arena_strdup(arena, t) : NULL;
-        p[3] = b ? tb_arena_strdup(arena, b) : NULL;
+        p[2] = tb_pgarray_copy(types, arena);
+        p[3] = tb_pgarray_copy(bodies, arena);
         p[4] = tb_arena_strdup(arena, channel);
         if (p[0] && p[1] && p[2] && p[3] && p[4]) {
             *stmt = (tb_db_stmt_t){

@@ -108,3 +108,9 @@ const char *tb_pgarray_literal(tb_pgarray_t *self)
     }
     return self->failed ? NULL : self->data;
 }
+
+const char *tb_pgarray_copy(tb_pgarray_t *self, tb_arena_t *arena)
+{
+    const char *literal = tb_pgarray_literal(self);
+    return literal ? tb_arena_strdup(arena, literal) : NULL;
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tb_arena.h"
+
 typedef struct tb_pgarray_t tb_pgarray_t;
 
 tb_pgarray_t *tb_pgarray_new(void);
@@ -23,5 +25,8 @@ void tb_pgarray_hex(tb_pgarray_t *self, const uint8_t *p, size_t len);
 /*  The literal, owned by the array (valid until destroy; append nothing after);
     NULL when memory ran out on the way. */
 const char *tb_pgarray_literal(tb_pgarray_t *self);
+/*  The literal copied into `arena`, for a parameter that must outlive the
+    array (a statement of tb_db_pipeline); NULL when memory ran out. */
+const char *tb_pgarray_copy(tb_pgarray_t *self, tb_arena_t *arena);
 
 #endif

@@ -50,8 +50,6 @@ struct tb_pool_t {
     tb_pool_core_destroy_fn core_destroy;
     void *arg;
     size_t size;
-    long round_trips;
-    long reconnects;
     s_worker_t workers[TB_POOL_MAX];
 };
 
@@ -71,14 +69,7 @@ static void s_run(tb_pool_t *pool, tb_db_t *db, void *core, s_job_t *job)
         s_fail_all(job, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
     else {
         pool->fn(job->calls, job->n, core);
-        /* A handler must leave no transaction open: the next batch would run
-           inside it. */
-        PGconn *conn = tb_db_conn(db);
-        if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
-            tb_error("api.open_transaction", job->calls[0]->cid,
-                     TB_S("kind", job->calls[0]->kind));
-            tb_db_rollback(db);
-        }
+        tb_call_end_transaction(job->calls[0], db);
     }
     job->round_trips = tb_db_round_trips(db);
     job->reconnects = tb_db_reconnects(db);
@@ -258,21 +249,21 @@ void *tb_pool_collect(tb_pool_t *self, size_t i)
     w->busy = false;
     w->round_trips = job->round_trips;
     w->reconnects = job->reconnects;
-    self->round_trips = 0;
-    self->reconnects = 0;
-    for (size_t k = 0; k < self->size; k++) {
-        self->round_trips += self->workers[k].round_trips;
-        self->reconnects += self->workers[k].reconnects;
-    }
     return job->tag;
 }
 
 long tb_pool_round_trips(const tb_pool_t *self)
 {
-    return self ? self->round_trips : 0;
+    long n = 0;
+    for (size_t i = 0; self && i < self->size; i++)
+        n += self->workers[i].round_trips;
+    return n;
 }
 
 long tb_pool_reconnects(const tb_pool_t *self)
 {
-    return self ? self->reconnects : 0;
+    long n = 0;
+    for (size_t i = 0; self && i < self->size; i++)
+        n += self->workers[i].reconnects;
+    return n;
 }

@@ -617,16 +617,6 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
                            keyed ? tb_msg_user_id(msg) : NULL, keyed);
 }
 
-/*  A handler must leave no transaction open: the next call would run inside it. */
-static void s_check_idle(tb_service_t *self, const tb_call_t *call)
-{
-    PGconn *conn = tb_db_conn(self->db);
-    if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {
-        tb_error("api.open_transaction", call->cid, TB_S("kind", call->kind));
-        tb_db_rollback(self->db);
-    }
-}
-
 /*  Makes the call of `msg` and answers at once what the runtime answers itself
     (bad frames, Health, database down): those leave `pending` false. Returns
     -1 when out of memory (logged; the message gets no reply). */
@@ -707,7 +697,7 @@ static void s_serve(tb_service_t *self, tb_msg_t *msg)
         return;
     if (slot.pending) {
         self->api_fn(&slot.call, self->core);
-        s_check_idle(self, &slot.call);
+        tb_call_end_transaction(&slot.call, self->db);
     }
     s_call_close(self, &slot);
 }

@@ -126,8 +126,7 @@ static const s_stmt_t s_stmts[] = {
        ~15% of the database's CPU per submission at 1 and 4 clients). The
        list query keeps custom plans: its plan depends on which filters are
        set. */
-    {"intake_generic_plans",
-     "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"},
+    {"intake_generic_plans", "SELECT " TB_DB_GENERIC_PLANS},
     /* Group commit: arrays in, one row of each array per submission. */
     {"intake_insert_batch", INSERT_BATCH("ON CONFLICT (org_id, external_ref) DO NOTHING")},
     /* The same when every row must go in: a taken (org, external_ref) fails
@@ -638,11 +637,9 @@ static const char **s_insert_batch_params(tb_arena_t *arena, intake_submission_t
         subs[i].inserted = false;
     }
     tb_arena_destroy(&tmp);
-    for (int c = 0; rc == 0 && c < NCOLS; c++) {
-        const char *lit = tb_pgarray_literal(cols[c]);
-        if (!lit || !(p[c] = tb_arena_strdup(arena, lit)))
+    for (int c = 0; rc == 0 && c < NCOLS; c++)
+        if (!(p[c] = tb_pgarray_copy(cols[c], arena)))
             rc = -1;
-    }
     for (int c = 0; c < NCOLS; c++)
         tb_pgarray_destroy(&cols[c]);
     return rc == 0 ? p : NULL;
@@ -713,11 +710,9 @@ int intake_store_duplicates_stmt(tb_arena_t *arena,
         tb_pgarray_text(cols[1], reqs[i]->id);
         tb_pgarray_text(cols[2], reqs[i]->title);
     }
-    for (int c = 0; rc == 0 && c < 3; c++) {
-        const char *lit = tb_pgarray_literal(cols[c]);
-        if (!lit || !(p[c] = tb_arena_strdup(arena, lit)))
+    for (int c = 0; rc == 0 && c < 3; c++)
+        if (!(p[c] = tb_pgarray_copy(cols[c], arena)))
             rc = -1;
-    }
     for (int c = 0; c < 3; c++)
         tb_pgarray_destroy(&cols[c]);
     if (rc == 0)

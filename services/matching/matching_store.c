@@ -694,20 +694,25 @@ Techbridge__ScoreReason **matching_reasons_pb(tb_arena_t *arena,
     return v;
 }
 
-/*  The reasons of a result as a packed Match (only `reasons` set), hex text. */
+/*  `m`, a Match whose only field set is `reasons`, packed as hex text: how
+    the reasons column stores them. */
+static char *s_reasons_pack(tb_arena_t *arena, const Techbridge__Match *m)
+{
+    size_t len = 0;
+    uint8_t *packed = tb_wire_pack(arena, &m->base, &len);
+    return packed ? s_hex(arena, packed, len) : NULL;
+}
+
+/*  The reasons of a result as the reasons column stores them. */
 static char *s_reasons_hex(tb_arena_t *arena, const matching_result_t *res)
 {
     Techbridge__Match m = TECHBRIDGE__MATCH__INIT;
     m.reasons = matching_reasons_pb(arena, res, &m.n_reasons);
-    if (!m.reasons)
-        return NULL;
-    size_t len = 0;
-    uint8_t *packed = tb_wire_pack(arena, &m.base, &len);
-    return packed ? s_hex(arena, packed, len) : NULL;
+    return m.reasons ? s_reasons_pack(arena, &m) : NULL;
 }
 
-/*  The party of a stored request, as s_party reads it from a match row. */
-static Techbridge__Party *s_party_of(tb_arena_t *arena, const matching_req_t *r)
+/*  A Party with its Org and Contact, all empty; NULL when the arena is full. */
+static Techbridge__Party *s_party_new(tb_arena_t *arena)
 {
     Techbridge__Party *p =
         TB_PB_NEW(arena, Techbridge__Party, techbridge__party__descriptor);
@@ -716,17 +721,26 @@ static Techbridge__Party *s_party_of(tb_arena_t *arena, const matching_req_t *r)
         TB_PB_NEW(arena, Techbridge__Contact, techbridge__contact__descriptor);
     if (!p || !org || !ct)
         return NULL;
-    p->request_id = r->id;
-    org->id = r->org_id;
-    org->name = r->org_name;
-    org->country = r->country;
-    org->region = r->org_region;
-    ct->name = r->contact_name;
-    ct->email = r->contact_email;
-    ct->phone = r->contact_phone;
-    p->title = r->title;
     p->org = org;
     p->contact = ct;
+    return p;
+}
+
+/*  The party of a stored request, as s_party reads it from a match row. */
+static Techbridge__Party *s_party_of(tb_arena_t *arena, const matching_req_t *r)
+{
+    Techbridge__Party *p = s_party_new(arena);
+    if (!p)
+        return NULL;
+    p->request_id = r->id;
+    p->org->id = r->org_id;
+    p->org->name = r->org_name;
+    p->org->country = r->country;
+    p->org->region = r->org_region;
+    p->contact->name = r->contact_name;
+    p->contact->email = r->contact_email;
+    p->contact->phone = r->contact_phone;
+    p->title = r->title;
     return p;
 }
 
@@ -742,10 +756,8 @@ int matching_store_propose(tb_db_t *db, tb_arena_t *arena, const matching_req_t 
     if (!m)
         return -1;
     m->reasons = matching_reasons_pb(arena, res, &m->n_reasons);
-    size_t len = 0;
-    uint8_t *packed = m->reasons ? tb_wire_pack(arena, &m->base, &len) : NULL;
     const char *p[] = {offer->id, need->id, score_s,
-                       packed ? s_hex(arena, packed, len) : NULL};
+                       m->reasons ? s_reasons_pack(arena, m) : NULL};
     if (!p[3])
         return -1;
     PGresult *r = s_exec(db, Q_INSERT, 4, p);
@@ -808,24 +820,18 @@ int matching_store_set_status(tb_db_t *db, const char *id, int status, const cha
 static Techbridge__Party *s_party(tb_arena_t *arena, PGresult *res, int i, int c,
                                   const char *request_id)
 {
-    Techbridge__Party *p =
-        TB_PB_NEW(arena, Techbridge__Party, techbridge__party__descriptor);
-    Techbridge__Org *org = TB_PB_NEW(arena, Techbridge__Org, techbridge__org__descriptor);
-    Techbridge__Contact *ct =
-        TB_PB_NEW(arena, Techbridge__Contact, techbridge__contact__descriptor);
-    if (!p || !org || !ct)
+    Techbridge__Party *p = s_party_new(arena);
+    if (!p)
         return NULL;
     p->request_id = s_str(arena, request_id);
-    org->id = s_str(arena, PQgetvalue(res, i, c));
-    org->name = s_str(arena, PQgetvalue(res, i, c + 1));
-    org->country = s_str(arena, PQgetvalue(res, i, c + 2));
-    org->region = s_str(arena, PQgetvalue(res, i, c + 3));
-    ct->name = s_str(arena, PQgetvalue(res, i, c + 4));
-    ct->email = s_str(arena, PQgetvalue(res, i, c + 5));
-    ct->phone = s_str(arena, PQgetvalue(res, i, c + 6));
+    p->org->id = s_str(arena, PQgetvalue(res, i, c));
+    p->org->name = s_str(arena, PQgetvalue(res, i, c + 1));
+    p->org->country = s_str(arena, PQgetvalue(res, i, c + 2));
+    p->org->region = s_str(arena, PQgetvalue(res, i, c + 3));
+    p->contact->name = s_str(arena, PQgetvalue(res, i, c + 4));
+    p->contact->email = s_str(arena, PQgetvalue(res, i, c + 5));
+    p->contact->phone = s_str(arena, PQgetvalue(res, i, c + 6));
     p->title = s_str(arena, PQgetvalue(res, i, c + 7));
-    p->org = org;
-    p->contact = ct;
     return p;
 }
 

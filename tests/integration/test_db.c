@@ -90,7 +90,11 @@ Test(db, pipeline_of_an_unregistered_statement_fails_before_sending)
 {
     const char *a[] = {"1", "one"};
     tb_db_stmt_t st[2] = {s_put(a), {.name = "nobody registered this"}};
+    int64_t before = tb_db_round_trips(g_conn);
     cr_assert_eq(tb_db_pipeline(g_conn, st, 2), -1);
+    /* Refused by the statement check, not by the server: nothing was sent. */
+    cr_assert_str_eq(tb_db_message(g_conn), "statement is not registered");
+    cr_assert_eq(tb_db_round_trips(g_conn), before, "the pipeline went to the server");
     cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM t"), 0);
     cr_assert(tb_db_ok(g_conn));
 }
