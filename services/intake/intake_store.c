@@ -25,6 +25,23 @@
     MS("expires_at") ", renewed, expiring_notified, body, fingerprint"
 /* clang-format on */
 
+/*  The rows of org ORG other than ID whose title is close to TITLE ("r"), for
+    a WHERE to extend. An organisation has few requests, so its own rows, read
+    by the org index, are the cheapest way in whatever the statistics say: the
+    OFFSET 0 keeps the planner from pushing the status or title conditions into
+    that scan. Without it, a generic plan made while the table's statistics
+    were stale (a fresh or just-truncated table) ANDed the status index into
+    the scan: every active request read for each submission, 2.3 ms at 13k
+    rows instead of 0.07 ms. */
+/* clang-format off */
+#define DUPLICATE_OF(org, id, title)                                                     \
+    "(SELECT id, status, title, created_at FROM intake_requests"                         \
+    "  WHERE org_id = " org " OFFSET 0) r"                                               \
+    " WHERE r.id <> " id " AND r.status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')" \
+    "   AND r.title % " title " AND similarity(r.title, " title ") >= "                  \
+    INTAKE_DUPLICATE_SIMILARITY
+/* clang-format on */
+
 typedef struct {
     const char *name;
     const char *sql;
@@ -74,11 +91,8 @@ static const s_stmt_t s_stmts[] = {
      "   " TS(11) ", " TS(12) ", " TS(13) ", $14::bytea, $15::bytea)"
      " ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id"},
     {"intake_duplicate",
-     "SELECT id::text FROM intake_requests"
-     " WHERE org_id = $1 AND id <> $2::uuid"
-     "   AND status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
-     "   AND title % $3 AND similarity(title, $3) >= " INTAKE_DUPLICATE_SIMILARITY
-     " ORDER BY similarity(title, $3) DESC, created_at, id LIMIT 1"},
+     "SELECT r.id::text FROM " DUPLICATE_OF("$1", "$2::uuid", "$3")
+     " ORDER BY similarity(r.title, $3) DESC, r.created_at, r.id LIMIT 1"},
     {"intake_update_content",
      "UPDATE intake_requests SET sector = $3, title = $4, summary = $5, keywords = $6,"
      "   version = version + 1, updated_at = " TS(7) ", expires_at = " TS(8) ","
@@ -137,11 +151,7 @@ static const s_stmt_t s_stmts[] = {
      "SELECT d.id FROM unnest($1::text[], $2::uuid[], $3::text[])"
      "   WITH ORDINALITY AS b(org_id, id, title, ord)"
      " LEFT JOIN LATERAL ("
-     "  SELECT r.id::text AS id FROM intake_requests r"
-     "  WHERE r.org_id = b.org_id AND r.id <> b.id"
-     "    AND r.status IN ('SUBMITTED', 'PUBLISHED', 'IN_NEGOTIATION')"
-     "    AND r.title % b.title AND similarity(r.title, b.title) >= "
-     INTAKE_DUPLICATE_SIMILARITY
+     "  SELECT r.id::text AS id FROM " DUPLICATE_OF("b.org_id", "b.id", "b.title")
      "    AND r.id <> ALL (($2::uuid[])[b.ord + 1:])"
      "  ORDER BY similarity(r.title, b.title) DESC, r.created_at, r.id LIMIT 1) d ON true"
      " ORDER BY b.ord"},
