@@ -7,21 +7,25 @@
     prints throughput and latency percentiles.
 
       bench_intake [-e ENDPOINT] [-c CLIENTS] [-d SECONDS] [-w WARMUP_S] [-t TAG]
-      bench_intake --pgbench-script TABLE
+      bench_intake --pgbench-script TABLE [ROWS]
           prints a pgbench script: one INSERT into TABLE (same shape as
-          intake_requests) of the same content, as literal values
+          intake_requests) of ROWS rows (1) of the same content, as literal
+          values
 
     Output (one line, key=value, for scripts):
       clients=16 seconds=10.00 ok=123456 errors=0 req_per_s=12345.6 p50_ms=1.23
-      p99_ms=4.56 max_ms=7.89
+      p99_ms=4.56 max_ms=7.89 client_cpu_us=35
+    (client_cpu_us: the bench's own CPU per answered call, warm-up included)
     Exit status 0 when every call succeeded, 1 on any error reply or timeout. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include "api.pb-c.h"
@@ -67,6 +71,7 @@ typedef struct {
     const char *tag;
     void *ctx;
     int64_t warm_until_us; /* calls that end before this are not counted */
+    size_t answered;       /* every answered call, warm-up included */
     int64_t stop_us;
     /* results */
     uint32_t *lat_us;
@@ -214,6 +219,7 @@ static void *s_client_run(void *arg)
             tb_arena_destroy(&arena);
             break; /* the socket may now hold a late reply: stop this client */
         }
+        c->answered++;
         if (reply->error || reply->result_case != TECHBRIDGE__API_REPLY__RESULT_REQUEST ||
             !reply->request->created) {
             char what[200];
@@ -233,6 +239,16 @@ static void *s_client_run(void *arg)
     }
     zmq_close(sock);
     return NULL;
+}
+
+/*  CPU time of the whole process (every thread), microseconds. */
+static double s_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int s_cmp_u32(const void *a, const void *b)
@@ -258,10 +274,12 @@ static void s_print_hex(const uint8_t *p, size_t len)
     fputs("'::bytea", stdout);
 }
 
-/*  The pgbench script: one INSERT of a row of intake_requests' shape, with the
-    content bench clients submit as literal values (only the id, the
-    idempotency key and the times are computed). */
-static int s_pgbench_script(const char *table)
+/*  The pgbench script: one INSERT of `rows` rows of intake_requests' shape,
+    with the content bench clients submit as literal values (only the id, the
+    idempotency key and the times are computed). One row is the baseline; more
+    rows per transaction measure what the row itself costs the database once
+    the per-transaction cost is shared, the floor under any group commit. */
+static int s_pgbench_script(const char *table, long rows)
 {
     Techbridge__Request r;
     Techbridge__Org org;
@@ -280,19 +298,24 @@ static int s_pgbench_script(const char *table)
     if (!buf)
         return 1;
     protobuf_c_message_pack(&r.base, buf);
+    bool many = rows > 1;
     printf("\\set r random(1, 1000000000000)\n");
     printf(
         "INSERT INTO %s (id, kind, org_id, external_ref, status, sector, title, "
         "summary, keywords, version, created_at, updated_at, expires_at, fingerprint, "
-        "body) VALUES (gen_random_uuid(), 'OFFER', 'bench-pg-:client_id', "
-        "'pgbench-:client_id-:r', 'SUBMITTED', 'woodworking', '%s', '%s', "
+        "body) %s gen_random_uuid(), 'OFFER', 'bench-pg-:client_id', "
+        "'pgbench-:client_id-:r'%s, 'SUBMITTED', 'woodworking', '%s', '%s', "
         "'lumber drying vacuum kiln heat pump hardwood energy saving', 1, now(), now(), "
         "now() + interval '12 months', ",
-        table, title, s_summary);
+        table, many ? "SELECT" : "VALUES (", many ? " || '-' || g" : "", title,
+        s_summary);
     s_print_hex(buf, len); /* the fingerprint is the packed content, as intake's */
     fputs(", ", stdout);
     s_print_hex(buf, len);
-    fputs(");\n", stdout);
+    if (many)
+        printf(" FROM generate_series(1, %ld) AS g;\n", rows);
+    else
+        fputs(");\n", stdout);
     free(buf);
     return 0;
 }
@@ -301,7 +324,7 @@ static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_intake [-e ENDPOINT] [-c CLIENTS] [-d SECONDS] "
                     "[-w WARMUP_S] [-t TAG]\n"
-                    "       bench_intake --pgbench-script TABLE\n");
+                    "       bench_intake --pgbench-script TABLE [ROWS]\n");
 }
 
 int main(int argc, char **argv)
@@ -314,8 +337,14 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--pgbench-script") == 0 && v)
-            return s_pgbench_script(v);
+        if (strcmp(a, "--pgbench-script") == 0 && v) {
+            long rows = i + 2 < argc ? atol(argv[i + 2]) : 1;
+            if (rows < 1 || rows > 1000) {
+                s_usage();
+                return 2;
+            }
+            return s_pgbench_script(v, rows);
+        }
         if (!v) {
             s_usage();
             return 2;
@@ -352,6 +381,7 @@ int main(int argc, char **argv)
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     if (!ctx || !cs || !th)
         return 1;
+    double cpu0 = s_cpu_us();
     int64_t start = tb_mono_us();
     int64_t warm_until = start + (int64_t)(warmup * 1e6);
     int64_t stop = warm_until + (int64_t)(seconds * 1e6);
@@ -370,10 +400,12 @@ int main(int argc, char **argv)
     for (long i = 0; i < clients; i++)
         pthread_join(th[i], NULL);
 
-    size_t total = 0;
+    double cpu = s_cpu_us() - cpu0;
+    size_t total = 0, answered = 0;
     long errors = 0;
     for (long i = 0; i < clients; i++) {
         total += cs[i].n;
+        answered += cs[i].answered;
         errors += cs[i].errors;
     }
     uint32_t *all = malloc((total ? total : 1) * sizeof *all);
@@ -386,10 +418,10 @@ int main(int argc, char **argv)
     }
     qsort(all, total, sizeof *all, s_cmp_u32);
     printf("clients=%ld seconds=%.2f ok=%zu errors=%ld req_per_s=%.1f p50_ms=%.2f "
-           "p99_ms=%.2f max_ms=%.2f\n",
+           "p99_ms=%.2f max_ms=%.2f client_cpu_us=%.0f\n",
            clients, seconds, total, errors, (double)total / seconds,
            s_pct_ms(all, total, 0.50), s_pct_ms(all, total, 0.99),
-           total ? all[total - 1] / 1000.0 : 0.0);
+           total ? all[total - 1] / 1000.0 : 0.0, answered ? cpu / (double)answered : 0.0);
     for (long i = 0; i < clients; i++)
         if (cs[i].first_error[0]) {
             fprintf(stderr, "bench_intake: %s\n", cs[i].first_error);
