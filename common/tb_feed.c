@@ -26,6 +26,8 @@
 #define TB_FEED_CONSUMER_BATCH 100
 /*  The most events a consumer applies in one transaction. */
 #define TB_FEED_TX_MAX 100
+/*  Unwanted events the cursor may run ahead of its stored value. */
+#define TB_FEED_SKIP_SAVE 1000
 /*  No reply within wait_ms + this: the producer probably restarted. */
 #define TB_FEED_REPLY_GRACE_MS 2000
 #define TB_FEED_BACKOFF_MIN_MS 100
@@ -601,12 +603,16 @@ struct tb_feed_consumer_t {
     char *endpoint;
     tb_feed_apply_fn fn;
     tb_feed_committed_fn committed;
+    tb_feed_wants_fn wants; /* NULL: every event */
     void *arg;
     int (*setup)(void *socket, void *arg);
     void *setup_arg;
     void *socket;
     s_cstate_t state;
     int64_t cursor; /* -1 until loaded */
+    /*  The cursor as this instance last stored or loaded it. Invariant: every
+        event in (saved, cursor] was passed over as unwanted by this instance. */
+    int64_t saved;
     int64_t head;
     int64_t due_us; /* FETCHING: reply deadline; NEED_CURSOR/BACKOFF: retry time */
     int backoff_ms;
@@ -672,6 +678,11 @@ tb_feed_consumer_t *tb_feed_consumer_new(void *zmq_ctx, tb_db_t *db, const char 
     return self;
 }
 
+void tb_feed_consumer_set_wants(tb_feed_consumer_t *self, tb_feed_wants_fn wants)
+{
+    self->wants = wants;
+}
+
 void tb_feed_consumer_destroy(tb_feed_consumer_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -703,7 +714,7 @@ static int s_load_cursor(tb_feed_consumer_t *self)
     int64_t c = tb_feed_cursor(self->db, self->name, self->stream);
     if (c < 0)
         return -1;
-    self->cursor = c;
+    self->cursor = self->saved = c;
     return 0;
 }
 
@@ -728,6 +739,28 @@ static int s_send_fetch(tb_feed_consumer_t *self)
     self->due_us =
         tb_mono_us() + (int64_t)(TB_FEED_WAIT_MS + TB_FEED_REPLY_GRACE_MS) * 1000;
     return 0;
+}
+
+static bool s_wanted(const tb_feed_consumer_t *self, const Techbridge__Event *ev)
+{
+    return !self->wants || self->wants(ev, self->arg);
+}
+
+/*  Passes over evs[0..n) without a transaction when none is wanted, they follow
+    the cursor without a gap, and the stored cursor is not too far behind.
+    Returns true when it did (the cursor moved in memory only). */
+static bool s_pass_over(tb_feed_consumer_t *self, Techbridge__Event *const *evs, size_t n)
+{
+    if (!self->wants || evs[n - 1]->seq - self->saved > TB_FEED_SKIP_SAVE)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i]->seq != self->cursor + 1 + (int64_t)i || s_wanted(self, evs[i]))
+            return false;
+    tb_debug("feed.pass_over", evs[0]->correlation_id, TB_S("consumer", self->name),
+             TB_S("stream", self->stream), TB_I("from", evs[0]->seq),
+             TB_I("to", evs[n - 1]->seq));
+    self->cursor = evs[n - 1]->seq;
+    return true;
 }
 
 /*  The outcome of applying a group of events in one transaction. */
@@ -764,6 +797,8 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         return G_FAILED;
     }
     PQclear(res);
+    if (last >= self->saved && last < self->cursor)
+        last = self->cursor; /* what lies between, this instance passed over */
     int64_t t0 = tb_mono_us();
     size_t first = 0;
     while (first < n && evs[first]->seq <= last)
@@ -776,6 +811,8 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
             gap = true;
             break;
         }
+        if (!s_wanted(self, ev))
+            continue;
         if (self->fn(db, ev, self->arg) < 0) {
             tb_db_rollback(db);
             bool alone = n == 1;
@@ -798,10 +835,12 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         PQclear(res);
         if (tb_db_commit(db) < 0)
             goto db_failed;
-        self->cursor = evs[end - 1]->seq;
+        self->cursor = self->saved = evs[end - 1]->seq;
         int64_t latency = tb_mono_us() - t0;
         for (size_t i = first; i < end; i++) {
             const Techbridge__Event *ev = evs[i];
+            if (!s_wanted(self, ev))
+                continue;
             tb_info("feed.apply", ev->correlation_id, TB_S("consumer", self->name),
                     TB_S("stream", self->stream), TB_I("seq", ev->seq),
                     TB_I("type", ev->type), TB_I("batch", (int64_t)(end - first)),
@@ -811,7 +850,7 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         }
     } else {
         tb_db_rollback(db);
-        self->cursor = last;
+        self->cursor = self->saved = last;
     }
     if (first > 0)
         tb_debug("feed.skip", cid, TB_S("consumer", self->name),
@@ -857,6 +896,10 @@ static int s_apply_batch(tb_feed_consumer_t *self, const Techbridge__FeedBatch *
         if (n > TB_FEED_TX_MAX)
             n = TB_FEED_TX_MAX;
         Techbridge__Event *const *evs = batch->events + i;
+        if (s_pass_over(self, evs, n)) {
+            i += n;
+            continue;
+        }
         s_group_t rc = s_apply_group(self, evs, n);
         if (rc == G_FAILED)
             return -1;

@@ -23,6 +23,7 @@
 #ifndef TB_FEED_H
 #define TB_FEED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "feed.pb-c.h"
@@ -86,6 +87,9 @@ typedef struct tb_feed_consumer_t tb_feed_consumer_t;
 
 typedef int (*tb_feed_apply_fn)(tb_db_t *db, const Techbridge__Event *event, void *arg);
 typedef void (*tb_feed_committed_fn)(const Techbridge__Event *event, void *arg);
+/*  Whether the consumer has anything to do for `event`: events it does not
+    want are neither applied nor given a transaction of their own. */
+typedef bool (*tb_feed_wants_fn)(const Techbridge__Event *event, void *arg);
 
 /*  `committed` (may be NULL) runs after the event's transaction committed. The
     socket is set up (CURVE client keys included) by the caller through
@@ -97,6 +101,13 @@ tb_feed_consumer_t *tb_feed_consumer_new(void *zmq_ctx, tb_db_t *db, const char 
                                          int (*setup)(void *socket, void *arg),
                                          void *setup_arg);
 void tb_feed_consumer_destroy(tb_feed_consumer_t **self_p);
+/*  Applies only the events `wants` (given the consumer's arg) says yes to; the
+    default is every event. A fetched run of unwanted events moves the cursor in
+    memory only: it is stored with the next transaction (or once it is
+    TB_FEED_SKIP_SAVE events ahead), so after a restart such a run may be
+    fetched and passed over again. Why: a durable commit for an event that
+    changes nothing cost as much as one that does. */
+void tb_feed_consumer_set_wants(tb_feed_consumer_t *self, tb_feed_wants_fn wants);
 /*  The DEALER socket, for the poll set. */
 void *tb_feed_consumer_socket(tb_feed_consumer_t *self);
 void tb_feed_consumer_on_readable(tb_feed_consumer_t *self);

@@ -503,6 +503,14 @@ int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
                        const char *endpoint, tb_apply_fn fn, tb_committed_fn committed,
                        void *arg)
 {
+    return tb_service_consume_wanted(self, name, stream, endpoint, NULL, fn, committed,
+                                     arg);
+}
+
+int tb_service_consume_wanted(tb_service_t *self, const char *name, const char *stream,
+                              const char *endpoint, tb_wants_fn wants, tb_apply_fn fn,
+                              tb_committed_fn committed, void *arg)
+{
     tb_feed_consumer_t **consumers =
         realloc(self->consumers, (self->nconsumers + 1) * sizeof *consumers);
     if (!consumers)
@@ -516,6 +524,7 @@ int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
                  TB_S("stream", stream), TB_S("endpoint", endpoint ? endpoint : ""));
         return -1;
     }
+    tb_feed_consumer_set_wants(consumer, wants);
     self->consumers[self->nconsumers++] = consumer;
     char what[80];
     snprintf(what, sizeof what, "consume.%s", stream);

@@ -34,6 +34,8 @@ typedef int (*tb_apply_fn)(tb_db_t *db, const Techbridge__Event *event, void *ar
 /*  Runs after the transaction of an applied event committed (e.g. to publish
     on a PUB socket what the transaction stored); may be NULL. */
 typedef void (*tb_committed_fn)(const Techbridge__Event *event, void *arg);
+/*  Whether a consumer has anything to do for `event` (tb_service_consume_wanted). */
+typedef bool (*tb_wants_fn)(const Techbridge__Event *event, void *arg);
 
 typedef void (*tb_timer_fn)(tb_service_t *service, void *arg);
 typedef void (*tb_readable_fn)(tb_service_t *service, void *socket, void *arg);
@@ -92,6 +94,11 @@ int tb_service_serve_feed(tb_service_t *self, const char *stream, const char *en
 int tb_service_consume(tb_service_t *self, const char *name, const char *stream,
                        const char *endpoint, tb_apply_fn fn, tb_committed_fn committed,
                        void *arg);
+/*  The same for a consumer with nothing to do for some events: only those
+    `wants` (given `arg`) says yes to are applied (tb_feed_consumer_set_wants). */
+int tb_service_consume_wanted(tb_service_t *self, const char *name, const char *stream,
+                              const char *endpoint, tb_wants_fn wants, tb_apply_fn fn,
+                              tb_committed_fn committed, void *arg);
 
 /*  Binds a socket of `type` for the service's own use (e.g. the notification
     XPUB), with the same security as the API. `fn` (may be NULL) runs when it is

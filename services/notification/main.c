@@ -95,14 +95,16 @@ int main(int argc, char **argv)
     if (notification_core_set_pub(core, xpub) != 0)
         goto done;
     tb_info("pub.bound", NULL, TB_S("endpoint", pub), TB_I("sndhwm", hwm));
-    if (tb_service_consume(service, "notification", TB_STREAM_REQUESTS,
-                           tb_config_get(config, "intake-feed"), notification_core_apply,
-                           notification_core_committed,
-                           notification_core_stream(core, TB_STREAM_REQUESTS)) != 0 ||
-        tb_service_consume(service, "notification", TB_STREAM_MATCHES,
-                           tb_config_get(config, "matching-feed"),
-                           notification_core_apply, notification_core_committed,
-                           notification_core_stream(core, TB_STREAM_MATCHES)) != 0)
+    if (tb_service_consume_wanted(
+            service, "notification", TB_STREAM_REQUESTS,
+            tb_config_get(config, "intake-feed"), notification_core_wants,
+            notification_core_apply, notification_core_committed,
+            notification_core_stream(core, TB_STREAM_REQUESTS)) != 0 ||
+        tb_service_consume_wanted(service, "notification", TB_STREAM_MATCHES,
+                                  tb_config_get(config, "matching-feed"),
+                                  notification_core_wants, notification_core_apply,
+                                  notification_core_committed,
+                                  notification_core_stream(core, TB_STREAM_MATCHES)) != 0)
         goto done;
     rc = tb_service_run(service) == 0 ? 0 : 1;
 done:

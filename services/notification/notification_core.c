@@ -258,6 +258,30 @@ static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
     return 1;
 }
 
+/*  What an event type notifies about: a request, a match, or nothing. */
+typedef enum { S_ABOUT_NOTHING, S_ABOUT_REQUEST, S_ABOUT_MATCH } s_about_t;
+
+static s_about_t s_about(Techbridge__EventType type)
+{
+    switch (type) {
+    case TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED:
+    case TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING:
+        return S_ABOUT_REQUEST;
+    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED:
+    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED:
+    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED:
+        return S_ABOUT_MATCH;
+    default:
+        return S_ABOUT_NOTHING;
+    }
+}
+
+bool notification_core_wants(const Techbridge__Event *event, void *arg)
+{
+    (void)arg;
+    return s_about(event->type) != S_ABOUT_NOTHING;
+}
+
 int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
                            Techbridge__Notification ***out)
 {
@@ -267,19 +291,15 @@ int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
     Techbridge__Notification **items = tb_arena_alloc(arena, 2 * sizeof *items);
     if (!items)
         return -2;
-    int n;
-    switch (event->type) {
-    case TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED:
-    case TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING:
+    int n = 0;
+    switch (s_about(event->type)) {
+    case S_ABOUT_REQUEST:
         n = s_map_request(arena, event, items);
         break;
-    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED:
-    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED:
-    case TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED:
+    case S_ABOUT_MATCH:
         n = s_map_match(arena, event, items);
         break;
-    default:
-        n = 0;
+    case S_ABOUT_NOTHING:
         break;
     }
     if (n > 0)

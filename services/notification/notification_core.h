@@ -56,6 +56,8 @@ int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *a
 /*  tb_committed_fn (arg: a notification_stream_t): publishes what the committed
     transaction stored. */
 void notification_core_committed(const Techbridge__Event *event, void *arg);
+/*  tb_wants_fn: whether the event is of a type that notifies anybody. */
+bool notification_core_wants(const Techbridge__Event *event, void *arg);
 
 /*  tb_api_fn (core: a notification_core_t): ListNotifications, AckNotifications,
     NotificationStats; other kinds are INVALID_ARGUMENT. */

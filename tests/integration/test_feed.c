@@ -404,3 +404,85 @@ Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = 
     tb_db_destroy(&db);
     s_rig_destroy(&rig);
 }
+
+/* ---- a consumer that wants only some events ---- */
+
+static bool s_wants_edits(const Techbridge__Event *ev, void *arg)
+{
+    (void)arg;
+    return ev->type == TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED;
+}
+
+/*  Appends one event per letter of `types`: S submitted (unwanted), E edited. */
+static void s_append_types(const char *types)
+{
+    tb_db_t *db = tb_db_new(g_db);
+    for (const char *t = types; *t; t++) {
+        Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
+        ev.type = *t == 'E' ? TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED
+                            : TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED;
+        ev.correlation_id = "wants";
+        cr_assert_eq(tb_db_begin(db), 0);
+        cr_assert_eq(tb_feed_append(db, STREAM, &ev), 0);
+        cr_assert_eq(tb_db_commit(db), 0);
+    }
+    tb_db_destroy(&db);
+}
+
+static void s_rig_until(s_rig_t *rig, int consumers, int64_t cursor)
+{
+    int64_t deadline = tb_test_now_ms() + 15000;
+    for (;;) {
+        bool done = true;
+        for (int i = 0; i < consumers; i++)
+            done = done && tb_feed_consumer_cursor(rig->consumer[i]) >= cursor;
+        if (done || tb_test_now_ms() > deadline)
+            break;
+        s_rig_turn(rig, 50);
+    }
+    for (int i = 0; i < consumers; i++)
+        cr_assert_eq(tb_feed_consumer_cursor(rig->consumer[i]), cursor);
+}
+
+#define S_STORED_CURSOR                                                                  \
+    "SELECT last_seq FROM feed_cursors WHERE consumer = 'u' AND stream = 'requests'"
+
+Test(feed, unwanted_events_are_passed_over_without_a_transaction, .init = setup,
+     .fini = teardown, .timeout = 90)
+{
+    s_rig_t rig;
+    s_rig_new(&rig, 2, "u"); /* two instances, as in production */
+    for (int i = 0; i < 2; i++)
+        tb_feed_consumer_set_wants(rig.consumer[i], s_wants_edits);
+    s_append_types("SSESE"); /* edits at 3 and 5 */
+    s_rig_until(&rig, 2, 5);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 2);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT sum(seq) FROM applied"), 3 + 5);
+    cr_assert_eq(rig.sink[0].committed + rig.sink[1].committed, 2);
+    cr_assert_eq(tb_test_sql_scalar(g_db, S_STORED_CURSOR), 5);
+    /*  A run of unwanted events costs no transaction: the stored cursor stays
+        at the last applied event. */
+    s_append_types("SS");
+    s_rig_until(&rig, 2, 7);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 2);
+    cr_assert_eq(tb_test_sql_scalar(g_db, S_STORED_CURSOR), 5);
+
+    /*  The next wanted event follows the run passed over in memory. */
+    s_append_types("E");
+    s_rig_until(&rig, 2, 8);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 3);
+    cr_assert_eq(tb_test_sql_scalar(g_db, S_STORED_CURSOR), 8);
+    s_append_types("SS");
+    s_rig_until(&rig, 2, 10);
+    cr_assert_eq(rig.sink[0].out_of_order + rig.sink[1].out_of_order, 0);
+    s_rig_destroy(&rig);
+
+    /*  A restart fetches the run after the stored cursor again and passes over
+        it again: nothing is applied twice. */
+    s_rig_new(&rig, 1, "u");
+    tb_feed_consumer_set_wants(rig.consumer[0], s_wants_edits);
+    s_rig_until(&rig, 1, 10);
+    cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 3);
+    cr_assert_eq(tb_test_sql_scalar(g_db, S_STORED_CURSOR), 8);
+    s_rig_destroy(&rig);
+}
