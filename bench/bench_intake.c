@@ -421,7 +421,8 @@ int main(int argc, char **argv)
            "p99_ms=%.2f max_ms=%.2f client_cpu_us=%.0f\n",
            clients, seconds, total, errors, (double)total / seconds,
            s_pct_ms(all, total, 0.50), s_pct_ms(all, total, 0.99),
-           total ? all[total - 1] / 1000.0 : 0.0, answered ? cpu / (double)answered : 0.0);
+           total ? all[total - 1] / 1000.0 : 0.0,
+           answered ? cpu / (double)answered : 0.0);
     for (long i = 0; i < clients; i++)
         if (cs[i].first_error[0]) {
             fprintf(stderr, "bench_intake: %s\n", cs[i].first_error);

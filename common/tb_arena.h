@@ -30,6 +30,6 @@ size_t tb_arena_used(const tb_arena_t *self);
 /*  A new initialised protobuf-c message of `desc` in the arena, or NULL (cap):
     Techbridge__Org *org = TB_PB_NEW (a, Techbridge__Org, techbridge__org__descriptor); */
 void *tb_arena_pb_new(tb_arena_t *self, const ProtobufCMessageDescriptor *desc);
-#define TB_PB_NEW(arena, Type, desc) ((Type *) tb_arena_pb_new((arena), &(desc)))
+#define TB_PB_NEW(arena, Type, desc) ((Type *)tb_arena_pb_new((arena), &(desc)))
 
 #endif

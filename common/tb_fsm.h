@@ -9,8 +9,8 @@
 
 #include "techbridge.pb-c.h"
 
-#define TB_DAY_MS              (24LL * 3600 * 1000)
-#define TB_RENEW_WINDOW_DAYS   30
+#define TB_DAY_MS               (24LL * 3600 * 1000)
+#define TB_RENEW_WINDOW_DAYS    30
 #define TB_EXPIRING_NOTICE_DAYS 14
 
 typedef enum {

@@ -22,10 +22,10 @@ typedef struct {
 } tb_field_t;
 
 #define TB_S(k, v) ((tb_field_t){.key = (k), .type = TB_F_STR, .s = (v)})
-#define TB_I(k, v) ((tb_field_t){.key = (k), .type = TB_F_INT, .i = (int64_t) (v)})
-#define TB_D(k, v) ((tb_field_t){.key = (k), .type = TB_F_DBL, .d = (double) (v)})
+#define TB_I(k, v) ((tb_field_t){.key = (k), .type = TB_F_INT, .i = (int64_t)(v)})
+#define TB_D(k, v) ((tb_field_t){.key = (k), .type = TB_F_DBL, .d = (double)(v)})
 #define TB_B(k, v) ((tb_field_t){.key = (k), .type = TB_F_BOOL, .i = (v) ? 1 : 0})
-#define TB_F_END_ ((tb_field_t){.key = NULL, .type = TB_F_END})
+#define TB_F_END_  ((tb_field_t){.key = NULL, .type = TB_F_END})
 
 /*  Sets the service name, level ("debug", "info", "warn", "error") and format
     ("json" or "text"). NULL keeps the default (info, json). Returns 0, or -1 on an

@@ -6,9 +6,9 @@
 #include "tb_db.h"
 
 typedef struct {
-    int version;       /* NNN */
-    const char *name;  /* file name */
-    const char *sql;   /* the file's text, run as one transaction */
+    int version;      /* NNN */
+    const char *name; /* file name */
+    const char *sql;  /* the file's text, run as one transaction */
 } tb_migration_t;
 
 /*  Generated at build time from deploy/migrations/ (sorted by version). */
