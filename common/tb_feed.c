@@ -797,6 +797,7 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         return G_FAILED;
     }
     PQclear(res);
+    int64_t stored = last;
     if (last >= self->saved && last < self->cursor)
         last = self->cursor; /* what lies between, this instance passed over */
     int64_t t0 = tb_mono_us();
@@ -850,7 +851,8 @@ static s_group_t s_apply_group(tb_feed_consumer_t *self, Techbridge__Event *cons
         }
     } else {
         tb_db_rollback(db);
-        self->cursor = self->saved = last;
+        self->cursor = last;
+        self->saved = stored;
     }
     if (first > 0)
         tb_debug("feed.skip", cid, TB_S("consumer", self->name),
