@@ -58,7 +58,10 @@ PGresult *tb_db_query(tb_db_t *self, const char *sql, int nparams,
     (set_config(..., true) is SET LOCAL). For transactions that run the same
     statements over and over with parameters whose values sway the planner
     (arrays, a cursor near the end): the plan cache otherwise keeps making
-    custom plans, planning again on every call. */
+    custom plans, planning again on every call. A generic plan is kept until
+    the table's statistics change; tb_db drops a session's cached plans every
+    few seconds (between transactions) so that one made on a young table does
+    not outlive its growth. */
 #define TB_DB_GENERIC_PLANS "set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 /*  One statement of tb_db_pipeline: a registered statement and its text

@@ -152,10 +152,18 @@ static const struct {
     [Q_DF] = {"matching_df",
               "SELECT term, df FROM matching_terms WHERE term = ANY ($1::text[]) "
               "UNION ALL SELECT NULL, published FROM matching_corpus"},
-    [Q_PAIRS] =
-        {"matching_pairs",
-         "SELECT id, offer_id, need_id, score, status, version FROM matching_matches "
-         "WHERE offer_id = $1::uuid OR need_id = $1::uuid ORDER BY id FOR UPDATE"},
+    /*  Two single-column lookups rather than one OR: the apply transaction
+        keeps a generic plan, and the one made for the OR while the table was
+        young (a fresh database) was a sequential scan, kept until autovacuum's
+        first ANALYZE (0.37 ms at 5k matches instead of 0.02 ms); an equality
+        on an indexed column gets its index at any size. A request is the
+        offer or the need of a match, never both, so no row comes twice. */
+    [Q_PAIRS] = {"matching_pairs",
+                 "WITH o AS (SELECT id, offer_id, need_id, score, status, version "
+                 "FROM matching_matches WHERE offer_id = $1::uuid FOR UPDATE), "
+                 "n AS (SELECT id, offer_id, need_id, score, status, version "
+                 "FROM matching_matches WHERE need_id = $1::uuid FOR UPDATE) "
+                 "SELECT * FROM o UNION ALL SELECT * FROM n ORDER BY id"},
     /*  Returns what a read-back (MATCH_COLS) would give of the new row itself. */
     [Q_INSERT] =
         {"matching_insert",

@@ -122,3 +122,41 @@ Test(db, pipeline_on_a_terminated_session_is_unavailable_then_recovers)
     s_clear(st, 1);
     cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM t"), 1);
 }
+
+/* ---- cached plans are made again ---- */
+
+/*  The generic plan of "find" as EXPLAIN EXECUTE shows it in a transaction
+    that forces generic plans, as the services' transactions do. */
+static bool s_find_plan_has(const char *what)
+{
+    cr_assert_eq(tb_db_begin(g_conn), 0);
+    PQclear(tb_db_query(g_conn, "SELECT " TB_DB_GENERIC_PLANS, 0, NULL));
+    PGresult *res = tb_db_query(g_conn, "EXPLAIN EXECUTE find(7)", 0, NULL);
+    cr_assert_not_null(res, "%s", tb_db_message(g_conn));
+    bool found = false;
+    for (int i = 0; i < PQntuples(res); i++)
+        found = found || strstr(PQgetvalue(res, i, 0), what) != NULL;
+    PQclear(res);
+    cr_assert_eq(tb_db_commit(g_conn), 0);
+    return found;
+}
+
+Test(db, a_plan_made_on_an_empty_table_is_made_again_as_it_grows, .timeout = 90)
+{
+    /*  Analyzed while empty, as autovacuum does to a fresh database's tables;
+        autovacuum kept away from it afterwards, so that only the session's own
+        refresh can replace the plan. */
+    cr_assert_eq(tb_test_sql_exec(g_db, "CREATE TABLE g (k int, v text) "
+                                        "WITH (autovacuum_enabled = false)"),
+                 0);
+    cr_assert_eq(tb_test_sql_exec(g_db, "CREATE INDEX g_k ON g (k)"), 0);
+    cr_assert_eq(tb_test_sql_exec(g_db, "ANALYZE g"), 0);
+    cr_assert_eq(tb_db_prepare(g_conn, "find", "SELECT v FROM g WHERE k = $1::int"), 0);
+    cr_assert(s_find_plan_has("Seq Scan"), "an empty table is read whole");
+    cr_assert_eq(tb_test_sql_exec(g_db, "INSERT INTO g SELECT i, 'x' "
+                                        "FROM generate_series(1, 50000) i"),
+                 0);
+    cr_assert(s_find_plan_has("Seq Scan"), "the cached plan is kept for a while");
+    sleep(11); /* past the plans' maximum age */
+    cr_assert(s_find_plan_has("Index"), "made again for the table as it is now");
+}
