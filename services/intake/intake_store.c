@@ -34,9 +34,9 @@
     table) ANDed the status index into the scan: every active request read for
     each submission, 2.3 ms at 13k rows instead of 0.07 ms. The similarity is
     computed once per row: pg_trgm's % operator computed it a second time and
-    served only to reach the trigram index, which this plan does not use
+    served only to reach the trigram index, which this plan did not use
     (measured: about 110 us less database CPU per lone submission, of the
-    check's 240). */
+    check's 240); migration 005 dropped that index. */
 /* clang-format off */
 #define DUPLICATE_OF(org, id, title)                                                     \
     "(SELECT id, created_at,"                                                            \
