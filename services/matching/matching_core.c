@@ -183,10 +183,8 @@ static int s_retire_open(tb_db_t *db, tb_arena_t *arena, const char *request_id,
     open pairs are re-scored (UPDATED when the score moved) or RETIRED when they
     fell below the threshold, RETIRED pairs back in the top K are proposed again.
     Decided pairs (ACCEPTED, DECLINED, CLOSED) are left alone. */
-/*  `known`: the df map of r's own terms when the upsert returned it, or NULL. */
 static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
-                     const matching_req_t *r, const matching_dfmap_t *known,
-                     const char *cid)
+                     const matching_req_t *r, const char *cid)
 {
     const char *id = r->id;
 
@@ -198,11 +196,8 @@ static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
     matching_dfmap_t own, map;
     matching_req_t *cands = NULL, *others = NULL;
     size_t nc = 0, no = 0;
-    if (known)
-        own = *known;
-    else if (s_dfmap(db, arena, r, NULL, 0, NULL, 0, &own) < 0)
-        return -1;
-    if (matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, false,
+    if (s_dfmap(db, arena, r, NULL, 0, NULL, 0, &own) < 0 ||
+        matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, false,
                                   &cands, &nc) < 0)
         return -1;
     /*  The counterparts of stored pairs that retrieval did not bring. */
@@ -324,11 +319,9 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
     if (!arena)
         return -1;
     int old_status = 0;
-    bool stale = false, own_known = false;
+    bool stale = false;
     matching_req_t *row = NULL;
-    matching_dfmap_t own;
-    if (matching_store_upsert(db, arena, r, &old_status, &stale, &row, &own, &own_known) <
-        0) {
+    if (matching_store_upsert(db, arena, r, &old_status, &stale, &row) < 0) {
         tb_arena_destroy(&arena);
         return -1;
     }
@@ -345,7 +338,7 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
             event->type == TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED &&
             old_status == TECHBRIDGE__STATUS__PUBLISHED;
         if (!renew)
-            rc = s_rematch(self, db, arena, row, own_known ? &own : NULL, cid);
+            rc = s_rematch(self, db, arena, row, cid);
     } else if (r->status == TECHBRIDGE__STATUS__WITHDRAWN ||
                r->status == TECHBRIDGE__STATUS__REJECTED ||
                r->status == TECHBRIDGE__STATUS__EXPIRED) {

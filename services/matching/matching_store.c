@@ -87,12 +87,9 @@ static const struct {
         move the document frequencies by the net change of the published terms
         (a term in both the old and the new published text is untouched; the
         terms of the two sides are disjoint, so no term row is modified twice),
-        move the published count, and return the stored row with the df of the
-        terms it moved up and the new count (for a first publish that is the df
-        of every term of the row: the lookup matching would make next). The
-        tsvector is recomputed only when the text changed: a status change
-        (every publish) reuses the stored one, the costliest part of the
-        statement otherwise.
+        move the published count, and return the stored row. The tsvector is
+        recomputed only when the text changed: a status change (every publish)
+        reuses the stored one, the costliest part of the statement otherwise.
         Data-modifying WITH parts run once and to completion whatever the outer
         SELECT reads. Parameters: see matching_store_upsert. */
     [Q_UPSERT] =
@@ -135,16 +132,12 @@ static const struct {
          "WHERE d.delta < 0 AND t.term = d.term AND t.df > 0), "
          "df_up AS (INSERT INTO matching_terms (term, df) SELECT term, 1 FROM d "
          "WHERE d.delta > 0 ON CONFLICT (term) DO UPDATE SET df = matching_terms.df + "
-         "1 RETURNING term, df), "
+         "1), "
          "corpus AS (UPDATE matching_corpus SET published = greatest(0, published + c.n) "
          "FROM (SELECT (SELECT count(*) FROM up WHERE status = 2) - "
          "(SELECT count(*) FROM old, fresh WHERE fresh.ok AND old.status = 2) AS n) c "
-         "WHERE c.n <> 0 RETURNING published) "
-         "SELECT o.status, f.ok, "
-         "(SELECT array_agg(term ORDER BY term COLLATE \"C\") FROM df_up), "
-         "(SELECT array_agg(df ORDER BY term COLLATE \"C\") FROM df_up), "
-         "(SELECT published FROM corpus), " REQ_COLS
-         "FROM fresh f LEFT JOIN old o ON true "
+         "WHERE c.n <> 0) "
+         "SELECT o.status, f.ok, " REQ_COLS "FROM fresh f LEFT JOIN old o ON true "
          "LEFT JOIN up r ON true LEFT JOIN sectors s ON s.code = r.sector"},
     [Q_LOAD] = {"matching_load", "SELECT " REQ_COLS REQ_FROM
                                  "WHERE r.id = ANY ($1::uuid[]) ORDER BY r.id"},
@@ -399,17 +392,12 @@ static int s_req_rows(tb_arena_t *arena, PGresult *res, matching_req_t **out,
     return 0;
 }
 
-static int s_upsert_dfmap(tb_arena_t *arena, PGresult *res, int c,
-                          const matching_req_t *row, matching_dfmap_t *own);
-
 int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
-                          int *old_status, bool *stale, matching_req_t **row,
-                          matching_dfmap_t *own, bool *own_known)
+                          int *old_status, bool *stale, matching_req_t **row)
 {
     *old_status = 0;
     *stale = false;
     *row = NULL;
-    *own_known = false;
     char version_s[24], kind_s[16], status_s[16], trl_s[16];
     snprintf(version_s, sizeof version_s, "%lld", (long long)r->version);
     snprintf(kind_s, sizeof kind_s, "%d", (int)r->kind);
@@ -458,12 +446,8 @@ int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Requ
         goto done;
     }
     matching_req_t *v = tb_arena_alloc(arena, sizeof *v);
-    if (!v || PQgetisnull(res, 0, 5) || s_req_row(arena, res, 0, 5, v) < 0)
+    if (!v || PQgetisnull(res, 0, 2) || s_req_row(arena, res, 0, 2, v) < 0)
         goto done;
-    int known = s_upsert_dfmap(arena, res, 2, v, own);
-    if (known < 0)
-        goto done;
-    *own_known = known == 1;
     *row = v;
     rc = 0;
 done:
@@ -615,9 +599,9 @@ long matching_dfmap_lookup(const char *term, void *arg)
     return 0;
 }
 
-/*  The sorted, distinct terms of the requests, each with df 0. */
-static int s_dfmap_init(tb_arena_t *arena, const matching_req_t *const *reqs,
-                        size_t n_reqs, matching_dfmap_t *map)
+int matching_store_dfmap(tb_db_t *db, tb_arena_t *arena,
+                         const matching_req_t *const *reqs, size_t n_reqs,
+                         matching_dfmap_t *map)
 {
     memset(map, 0, sizeof *map);
     size_t total = 0;
@@ -640,60 +624,22 @@ static int s_dfmap_init(tb_arena_t *arena, const matching_req_t *const *reqs,
     map->df = tb_arena_alloc(arena, sizeof *map->df * (u ? u : 1));
     if (!map->df)
         return -1;
-    memset(map->df, 0, sizeof *map->df * (u ? u : 1));
-    return 0;
-}
-
-/*  Sets the df of a term of the map; false when the map does not hold it. */
-static bool s_dfmap_set(matching_dfmap_t *map, const char *term, long df)
-{
-    const char **hit = bsearch(&term, map->terms, map->n, sizeof *map->terms, s_cmp_term);
-    if (hit)
-        map->df[hit - map->terms] = df;
-    return hit != NULL;
-}
-
-int matching_store_dfmap(tb_db_t *db, tb_arena_t *arena,
-                         const matching_req_t *const *reqs, size_t n_reqs,
-                         matching_dfmap_t *map)
-{
-    if (s_dfmap_init(arena, reqs, n_reqs, map) < 0)
-        return -1;
-    const char *p[] = {s_array_literal(arena, map->terms, map->n)};
+    const char *p[] = {s_array_literal(arena, all, u)};
     PGresult *res;
     if (!p[0] || !(res = s_exec(db, Q_DF, 1, p)))
         return -1;
     for (int i = 0; i < PQntuples(res); i++) {
-        if (PQgetisnull(res, i, 0))
+        if (PQgetisnull(res, i, 0)) {
             map->n_docs = atol(PQgetvalue(res, i, 1));
-        else
-            s_dfmap_set(map, PQgetvalue(res, i, 0), atol(PQgetvalue(res, i, 1)));
+            continue;
+        }
+        const char *t = PQgetvalue(res, i, 0);
+        const char **hit = bsearch(&t, all, u, sizeof *all, s_cmp_term);
+        if (hit)
+            map->df[hit - all] = atol(PQgetvalue(res, i, 1));
     }
     PQclear(res);
     return 0;
-}
-
-/*  The df map of `row` from the upsert's columns c (terms moved up), c + 1
-    (their df) and c + 2 (the new published count): 1 when they cover every
-    term of the row and the count, 0 when not (an edit of a published request
-    leaves the terms it keeps untouched), -1 on a malformed result. */
-static int s_upsert_dfmap(tb_arena_t *arena, PGresult *res, int c,
-                          const matching_req_t *row, matching_dfmap_t *own)
-{
-    if (PQgetisnull(res, 0, c) || PQgetisnull(res, 0, c + 2))
-        return 0;
-    char **terms = NULL;
-    size_t nt = 0, nd = 0;
-    int *df = NULL;
-    if (s_parse_array(arena, PQgetvalue(res, 0, c), &terms, &nt) < 0 ||
-        s_parse_int_array(arena, PQgetvalue(res, 0, c + 1), &df, &nd) < 0 || nt != nd ||
-        s_dfmap_init(arena, &row, 1, own) < 0)
-        return -1;
-    size_t hits = 0;
-    for (size_t i = 0; i < nt; i++)
-        hits += s_dfmap_set(own, terms[i], df[i]);
-    own->n_docs = atol(PQgetvalue(res, 0, c + 2));
-    return hits == own->n ? 1 : 0;
 }
 
 /* ---- matches ---- */

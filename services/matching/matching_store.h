@@ -53,13 +53,9 @@ long matching_dfmap_lookup(const char *term, void *map);
     frequencies of published requests, in one statement. *old_status is 0 when
     the request was new; *stale is true (and nothing changed) when the stored
     version is newer; otherwise *row (arena) is the stored request as
-    matching_store_load would read it. When the statement moved the df of
-    every term of the row (a first publish, a reopen), *own_known is true and
-    *own holds them and N as matching_store_dfmap of the row would read them
-    next: one statement fewer for the caller. */
+    matching_store_load would read it. */
 int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
-                          int *old_status, bool *stale, matching_req_t **row,
-                          matching_dfmap_t *own, bool *own_known);
+                          int *old_status, bool *stale, matching_req_t **row);
 
 /*  Loads stored requests by id (missing ids are left out). */
 int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
