@@ -613,16 +613,29 @@ void intake_store_free_sectors(char **codes, size_t count)
 /*  The array parameters of the group insert (INSERT_BATCH's $1..$17). */
 #define S_INSERT_BATCH_PARAMS 17
 
+/*  Ends the building of array parameters: when rc is 0, p[c] is the literal of
+    cols[c] copied into `arena`; the arrays are destroyed either way. Returns
+    rc, or -1 when a copy failed. */
+static int s_array_params(int rc, tb_pgarray_t **cols, int n, tb_arena_t *arena,
+                          const char **p)
+{
+    for (int c = 0; rc == 0 && c < n; c++)
+        if (!(p[c] = tb_pgarray_copy(cols[c], arena)))
+            rc = -1;
+    for (int c = 0; c < n; c++)
+        tb_pgarray_destroy(&cols[c]);
+    return rc;
+}
+
 /*  The array parameters of the group insert, in `arena`. */
 static const char **s_insert_batch_params(tb_arena_t *arena, intake_submission_t *subs,
                                           size_t n)
 {
-    enum { NCOLS = S_INSERT_BATCH_PARAMS };
-    tb_pgarray_t *cols[NCOLS] = {0};
+    tb_pgarray_t *cols[S_INSERT_BATCH_PARAMS] = {0};
     tb_arena_t *tmp = tb_arena_new(0);
-    const char **p = tb_arena_alloc(arena, NCOLS * sizeof *p);
+    const char **p = tb_arena_alloc(arena, S_INSERT_BATCH_PARAMS * sizeof *p);
     int rc = tmp && p ? 0 : -1;
-    for (int c = 0; rc == 0 && c < NCOLS; c++)
+    for (int c = 0; rc == 0 && c < S_INSERT_BATCH_PARAMS; c++)
         if (!(cols[c] = tb_pgarray_new()))
             rc = -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -654,11 +667,7 @@ static const char **s_insert_batch_params(tb_arena_t *arena, intake_submission_t
         subs[i].inserted = false;
     }
     tb_arena_destroy(&tmp);
-    for (int c = 0; rc == 0 && c < NCOLS; c++)
-        if (!(p[c] = tb_pgarray_copy(cols[c], arena)))
-            rc = -1;
-    for (int c = 0; c < NCOLS; c++)
-        tb_pgarray_destroy(&cols[c]);
+    rc = s_array_params(rc, cols, S_INSERT_BATCH_PARAMS, arena, p);
     return rc == 0 ? p : NULL;
 }
 
@@ -729,11 +738,7 @@ int intake_store_duplicates_stmt(tb_arena_t *arena,
         tb_pgarray_text(cols[1], reqs[i]->id);
         tb_pgarray_text(cols[2], reqs[i]->title);
     }
-    for (int c = 0; rc == 0 && c < 3; c++)
-        if (!(p[c] = tb_pgarray_copy(cols[c], arena)))
-            rc = -1;
-    for (int c = 0; c < 3; c++)
-        tb_pgarray_destroy(&cols[c]);
+    rc = s_array_params(rc, cols, 3, arena, p);
     if (rc == 0)
         *stmt =
             (tb_db_stmt_t){.name = "intake_duplicate_batch", .nparams = 3, .values = p};
