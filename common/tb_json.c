@@ -201,7 +201,8 @@ static json_t *s_from_org(const Techbridge__Org *org)
 {
     json_t *o = json_object();
     if (o && s_set_str(o, "id", org->id) && s_set_str(o, "name", org->name) &&
-        s_set_str(o, "country", org->country) && s_set_str(o, "region", org->region))
+        s_set_str(o, "country", org->country) && s_set_str(o, "region", org->region) &&
+        (!org->language || !*org->language || s_set_str(o, "language", org->language)))
         return o;
     json_decref(o);
     return NULL;
@@ -233,6 +234,8 @@ json_t *tb_json_from_request(const Techbridge__Request *r)
         ok = s_set(o, "org", s_from_org(r->org));
     if (ok && r->contact)
         ok = s_set(o, "contact", s_from_contact(r->contact));
+    if (ok && r->language && *r->language)
+        ok = s_set_str(o, "language", r->language);
     ok = ok && s_set_str(o, "title", r->title) && s_set_str(o, "summary", r->summary) &&
          s_set_str(o, "sector", r->sector);
     if (ok && r->n_keywords)
@@ -688,7 +691,8 @@ static bool s_object(s_ctx_t *c, const char *path, const json_t *v,
 
 static Techbridge__Org *s_to_org(s_ctx_t *c, const json_t *v)
 {
-    static const char *const known[] = {"id", "name", "country", "region", NULL};
+    static const char *const known[] = {"id", "name", "country", "region", "language",
+                                        NULL};
     if (json_is_null(v) || !s_object(c, "org", v, known))
         return NULL;
     Techbridge__Org *org =
@@ -706,6 +710,8 @@ static Techbridge__Org *s_to_org(s_ctx_t *c, const json_t *v)
         org->country = s_get_str(c, "org.country", f);
     if ((f = json_object_get(v, "region")))
         org->region = s_get_str(c, "org.region", f);
+    if ((f = json_object_get(v, "language")))
+        org->language = s_get_str(c, "org.language", f);
     return org;
 }
 
@@ -836,6 +842,8 @@ Techbridge__Request *tb_json_to_request(tb_arena_t *arena, const json_t *json,
             r->contact = s_to_contact(c, v);
         else if (strcmp(key, "title") == 0)
             r->title = s_get_str(c, key, v);
+        else if (strcmp(key, "language") == 0)
+            r->language = s_get_str(c, key, v);
         else if (strcmp(key, "summary") == 0)
             r->summary = s_get_str(c, key, v);
         else if (strcmp(key, "sector") == 0)

@@ -6,6 +6,7 @@
     spaces is not a title); maximum lengths are counted on the value as given
     (what would be stored). */
 #include "tb_valid.h"
+#include "tb_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,6 +507,14 @@ static bool s_check_text(tb_violations_t *out, const char *path, const char *s,
     return true;
 }
 
+/*  Optional: empty, or one of our language codes. */
+static void s_check_language(tb_violations_t *out, const char *field, const char *code)
+{
+    tb_lang_t lang;
+    if (code && *code && tb_lang_parse(code, &lang) != 0)
+        tb_violations_add(out, field, "must be one of en, ru, be, zh");
+}
+
 static void s_check_org(const Techbridge__Org *org, tb_violations_t *out)
 {
     if (!org) {
@@ -524,6 +533,7 @@ static void s_check_org(const Techbridge__Org *org, tb_violations_t *out)
     else if (!tb_valid_country(country))
         tb_violations_add(out, "org.country", "must be an ISO 3166-1 alpha-2 code");
     s_check_text(out, "org.region", org->region, 0, TB_NAME_MAX, S_SINGLE_LINE);
+    s_check_language(out, "org.language", org->language);
 }
 
 static void s_check_contact(const Techbridge__Contact *contact, tb_violations_t *out)
@@ -698,6 +708,7 @@ size_t tb_valid_request(const Techbridge__Request *req, const tb_sectors_t *sect
     s_check_contact(req->contact, out);
     s_check_text(out, "title", req->title, TB_TITLE_MIN, TB_TITLE_MAX, S_SINGLE_LINE);
     s_check_text(out, "summary", req->summary, 0, TB_SUMMARY_MAX, S_MULTI_LINE);
+    s_check_language(out, "language", req->language);
 
     const char *sector = req->sector ? req->sector : "";
     if (!*sector)

@@ -61,6 +61,7 @@ Techbridge__Request *intake_request_content(tb_arena_t *arena,
     c->org = s_copy(arena, src->org, &ok);
     c->contact = s_copy(arena, src->contact, &ok);
     c->title = src->title;
+    c->language = src->language;
     c->summary = src->summary;
     c->sector = src->sector;
     c->n_keywords = src->n_keywords;
@@ -98,7 +99,7 @@ bool intake_fingerprint_equal(const uint8_t *a, size_t alen, const uint8_t *b,
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-/* The fields an edit may name; the first twelve are the top-level ones that an
+/* The fields an edit may name; the first thirteen are the top-level ones that an
    empty list means. */
 static const char *const s_editable[] = {
     "title",
@@ -113,16 +114,18 @@ static const char *const s_editable[] = {
     "contact",
     "expires_at",
     "org",
+    "language",
     "org.name",
     "org.country",
     "org.region",
+    "org.language",
     "contact.name",
     "contact.email",
     "contact.phone",
     "budget_usd.min",
     "budget_usd.max",
 };
-#define S_TOP_LEVEL 12
+#define S_TOP_LEVEL 13
 
 static const char *const s_fixed[] = {"id",         "kind",       "external_ref",
                                       "org.id",     "status",     "version",
@@ -158,6 +161,8 @@ static void s_merge_org(tb_arena_t *a, Techbridge__Request *r, const Techbridge_
         o->country = co->country;
     if (co->region && *co->region)
         o->region = co->region;
+    if (co->language && *co->language)
+        o->language = co->language;
 }
 
 /* "org.<field>": that field of `co` ("" when absent). */
@@ -173,6 +178,8 @@ static void s_apply_org_field(tb_arena_t *a, Techbridge__Request *r,
         o->country = intake_str(co ? co->country : NULL);
     else if (strcmp(field, "region") == 0)
         o->region = intake_str(co ? co->region : NULL);
+    else if (strcmp(field, "language") == 0)
+        o->language = intake_str(co ? co->language : NULL);
 }
 
 /* "contact.<field>": that field of `cc` ("" when absent). */
@@ -215,6 +222,8 @@ static void s_apply(tb_arena_t *a, Techbridge__Request *r, const Techbridge__Req
         r->title = intake_str(c->title);
     else if (strcmp(name, "summary") == 0)
         r->summary = intake_str(c->summary);
+    else if (strcmp(name, "language") == 0)
+        r->language = intake_str(c->language);
     else if (strcmp(name, "sector") == 0)
         r->sector = intake_str(c->sector);
     else if (strcmp(name, "keywords") == 0) {

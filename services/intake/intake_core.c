@@ -21,6 +21,8 @@ intake_core_t *intake_core_new(tb_db_t *db)
         return NULL;
     self->db = db;
     self->sectors = tb_default_sectors;
+    if (!(self->lexicon = tb_lexicon_new()))
+        intake_core_destroy(&self);
     return self;
 }
 
@@ -30,6 +32,7 @@ void intake_core_destroy(intake_core_t **self_p)
         return;
     intake_core_t *self = *self_p;
     intake_store_free_sectors(self->sector_codes, self->n_sectors);
+    tb_lexicon_destroy(&self->lexicon);
     free(self);
     *self_p = NULL;
 }

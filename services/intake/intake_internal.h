@@ -10,12 +10,14 @@
       intake_submit.c   submit, alone or as a group commit
       intake_life.c     edit and status transitions
       intake_query.c    get, history, list
-      intake_sweep.c    the expiry sweep */
+      intake_sweep.c    the expiry sweep
+      intake_terms.c    what search stores and asks for, from the analyser */
 #ifndef INTAKE_INTERNAL_H
 #define INTAKE_INTERNAL_H
 
 #include "intake_core.h"
 #include "intake_store.h"
+#include "tb_lexicon.h"
 
 #define INTAKE_CODE(c) TECHBRIDGE__CODE__##c
 
@@ -27,7 +29,23 @@ struct intake_core_t {
     tb_sectors_t sectors; /* over sector_codes, or tb_default_sectors */
     bool sectors_loaded;
     int64_t sectors_loaded_ms;
+    tb_lexicon_t *lexicon; /* this core's analyser and thesaurus */
 };
+
+/* ---- intake_terms.c ---- */
+
+/*  Analyses a request's title, keywords and summary: sets req->language when
+    it is empty (detected; the org's preferred language, else "en", for a text
+    without letters) and *out to its search terms. Returns 0 or -1. */
+int intake_terms(intake_core_t *self, tb_arena_t *arena, Techbridge__Request *req,
+                 intake_text_t *out);
+
+/*  A search text as the list filter's two literals: the terms a request must
+    all hold to be found by words, and the concepts ("#id") it must all name
+    to be found by concepts. Returns 0, 1 when the text holds nothing to
+    search for (only stop words, numbers, punctuation), -1 on failure. */
+int intake_query_terms(intake_core_t *self, tb_arena_t *arena, const char *text,
+                       const char **words, const char **concepts);
 
 /* ---- intake_core.c ---- */
 

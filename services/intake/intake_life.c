@@ -135,6 +135,9 @@ static int s_edit_merge(intake_core_t *self, tb_call_t *call,
         tb_db_rollback(db);
         return -1;
     }
+    /*  A language the edit does not declare is told from the edited text. */
+    if (!e->changes->language || !*e->changes->language)
+        req->language = "";
     return 0;
 }
 
@@ -154,7 +157,12 @@ int intake_edit(intake_core_t *self, tb_call_t *call)
         return -1;
     req->version = current + 1;
     req->updated_at = now;
-    int rc = intake_store_update_content(db, call->arena, req, current);
+    intake_text_t text;
+    if (intake_terms(self, call->arena, req, &text) != 0) {
+        tb_db_rollback(db);
+        return intake_full(call);
+    }
+    int rc = intake_store_update_content(db, call->arena, req, &text, current);
     if (rc < 0)
         return intake_db_fail(call, db, "update request");
     if (rc > 0)

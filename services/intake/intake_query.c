@@ -145,10 +145,29 @@ static int s_list_filter(tb_call_t *call, const Techbridge__ListRequests *l,
         ok &= s_list_string(call, l->org_id, TB_ORG_ID_MAX, "org_id",
                             "at most 64 characters of valid UTF-8", &f->org_id);
     ok &= s_list_string(call, l->text, INTAKE_TEXT_MAX, "text",
-                        "at most 200 characters of valid UTF-8", &f->text);
+                        "at most 200 characters of valid UTF-8", &f->words);
     ok &= s_list_limit(call, l->limit, limit);
     ok &= s_list_after(call, l->page_token, f, after_id);
     return ok ? 0 : -1;
+}
+
+/*  How each request of a text search was found. */
+static int s_hits(tb_arena_t *arena, Techbridge__RequestPage *page, const bool *by_words)
+{
+    page->hits = tb_arena_alloc(arena, (page->n_requests + 1) * sizeof *page->hits);
+    if (!page->hits)
+        return -1;
+    for (size_t i = 0; i < page->n_requests; i++) {
+        Techbridge__SearchHit *h =
+            TB_PB_NEW(arena, Techbridge__SearchHit, techbridge__search_hit__descriptor);
+        if (!h)
+            return -1;
+        h->request_id = page->requests[i]->id;
+        h->found_by = by_words[i] ? "words" : "concepts";
+        page->hits[i] = h;
+    }
+    page->n_hits = page->n_requests;
+    return 0;
 }
 
 int intake_list(intake_core_t *self, tb_call_t *call)
@@ -162,14 +181,26 @@ int intake_list(intake_core_t *self, tb_call_t *call)
     if (s_list_filter(call, l, &f, after_id, &limit) != 0)
         return -1;
     f.limit = limit + 1; /* one more tells whether a next page exists */
+    if (f.words) {
+        int rc = intake_query_terms(self, call->arena, f.words, &f.words, &f.concepts);
+        if (rc < 0)
+            return intake_full(call);
+        if (rc > 0) {
+            tb_call_violation(call, "text",
+                              "holds no word to search for (only stop words, numbers "
+                              "or punctuation)");
+            return -1;
+        }
+    }
 
     Techbridge__RequestPage *page = TB_PB_NEW(call->arena, Techbridge__RequestPage,
                                               techbridge__request_page__descriptor);
     if (!page)
         return intake_full(call);
     Techbridge__Request **list = NULL;
+    bool *by_words = NULL;
     size_t n = 0;
-    if (intake_store_list(self->db, call->arena, &f, &list, &n) != 0)
+    if (intake_store_list(self->db, call->arena, &f, &list, &by_words, &n) != 0)
         return intake_db_fail(call, self->db, "list requests");
     if (n > (size_t)limit) {
         n = (size_t)limit;
@@ -180,6 +211,8 @@ int intake_list(intake_core_t *self, tb_call_t *call)
     }
     page->requests = list;
     page->n_requests = n;
+    if (f.words && s_hits(call->arena, page, by_words) != 0)
+        return intake_full(call);
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_REQUESTS;
     call->reply->requests = page;
     return 0;

@@ -56,18 +56,19 @@ typedef struct {
     "WITH b AS ("                                                                        \
     "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]," \
     "    $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],"  \
-    "    $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[])" \
+    "    $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[]," \
+    "    $18::text[], $19::text[], $20::bigint[])"                                       \
     "  WITH ORDINALITY AS b(id, kind, org_id, external_ref, status, sector, title,"      \
     "    summary, keywords, version, created_ms, updated_ms, expires_ms, fingerprint,"  \
-    "    body, actor, cid, ord)),"                                                       \
+    "    body, actor, cid, language, terms, analysed, ord)),"                           \
     " ins AS ("                                                                          \
     "  INSERT INTO intake_requests (id, kind, org_id, external_ref, status, sector,"     \
     "    title, summary, keywords, version, created_at, updated_at, expires_at,"        \
-    "    fingerprint, body)"                                                             \
+    "    fingerprint, body, language, terms, analysed)"                                \
     "  SELECT id, kind, org_id, external_ref, status, sector, title, summary, keywords,"\
     "    version, to_timestamp(created_ms / 1000.0), to_timestamp(updated_ms / 1000.0),"\
     "    to_timestamp(expires_ms / 1000.0), decode(fingerprint, 'hex'),"                \
-    "    decode(body, 'hex')"                                                            \
+    "    decode(body, 'hex'), language, terms::text[], analysed"                        \
     "  FROM b ORDER BY ord "                                                             \
     on_conflict " RETURNING id),"                                                        \
     " hist AS ("                                                                         \
@@ -90,9 +91,11 @@ static const s_stmt_t s_stmts[] = {
      "SELECT " ROW_COLS " FROM intake_requests WHERE org_id = $1 AND external_ref = $2"},
     {"intake_insert",
      "INSERT INTO intake_requests (id, kind, org_id, external_ref, status, sector, title,"
-     "   summary, keywords, version, created_at, updated_at, expires_at, fingerprint, body)"
+     "   summary, keywords, version, created_at, updated_at, expires_at, fingerprint, body,"
+     "   language, terms, analysed)"
      " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint,"
-     "   " TS(11) ", " TS(12) ", " TS(13) ", $14::bytea, $15::bytea)"
+     "   " TS(11) ", " TS(12) ", " TS(13) ", $14::bytea, $15::bytea, $16, $17::text[],"
+     "   $18::bigint)"
      " ON CONFLICT (org_id, external_ref) DO NOTHING RETURNING id"},
     {"intake_duplicate",
      "SELECT r.id::text FROM " DUPLICATE_OF("$1", "$2::uuid", "$3::text")
@@ -100,7 +103,7 @@ static const s_stmt_t s_stmts[] = {
     {"intake_update_content",
      "UPDATE intake_requests SET sector = $3, title = $4, summary = $5, keywords = $6,"
      "   version = version + 1, updated_at = " TS(7) ", expires_at = " TS(8) ","
-     "   body = $9::bytea,"
+     "   body = $9::bytea, language = $10, terms = $11::text[], analysed = $12::bigint,"
      "   expiring_notified = expiring_notified AND expires_at = " TS(8)
      " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
     {"intake_update_status",
@@ -119,12 +122,14 @@ static const s_stmt_t s_stmts[] = {
      "   correlation_id"
      " FROM intake_history WHERE request_id = $1::uuid ORDER BY at, id"},
     {"intake_list",
-     "SELECT " ROW_COLS " FROM intake_requests"
+     "SELECT " ROW_COLS ", $5::text[] IS NULL OR terms @> $5::text[]"
+     " FROM intake_requests"
      " WHERE ($1::text IS NULL OR kind = $1)"
      "   AND ($2::text IS NULL OR status = $2)"
      "   AND ($3::text IS NULL OR sector = $3)"
      "   AND ($4::text IS NULL OR org_id = $4)"
-     "   AND ($5::text IS NULL OR search @@ websearch_to_tsquery('english', $5))"
+     "   AND ($5::text[] IS NULL OR terms @> $5::text[]"
+     "        OR (cardinality($9::text[]) > 0 AND terms @> $9::text[]))"
      "   AND ($6::bigint IS NULL OR (created_at, id) < (" TS(6) ", $7::uuid))"
      " ORDER BY created_at DESC, id DESC LIMIT $8::int"},
     {"intake_claim_expired",
@@ -283,8 +288,11 @@ static int s_one(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
 }
 
 /* Every row of a ROW_COLS result into an arena array. */
+/*  The requests of a statement's rows; with `flags`, also the boolean of each
+    row's last column (arena). */
 static int s_many(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
-                  const char *const *params, Techbridge__Request ***out, size_t *count)
+                  const char *const *params, Techbridge__Request ***out, bool **flags,
+                  size_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -298,13 +306,23 @@ static int s_many(tb_db_t *db, tb_arena_t *arena, const char *stmt, int n,
         PQclear(r);
         return -1;
     }
+    bool *f = flags ? tb_arena_alloc(arena, (size_t)(rows > 0 ? rows : 1)) : NULL;
+    if (flags && !f) {
+        PQclear(r);
+        return -1;
+    }
     size_t k = 0;
     for (int i = 0; i < rows; i++) {
         intake_row_t row = {0};
-        if (s_row(arena, r, i, &row) == 0)
-            list[k++] = row.request;
+        if (s_row(arena, r, i, &row) != 0)
+            continue;
+        if (f)
+            f[k] = PQgetvalue(r, i, PQnfields(r) - 1)[0] == 't';
+        list[k++] = row.request;
     }
     PQclear(r);
+    if (flags)
+        *flags = f;
     *out = list;
     *count = k;
     return 0;
@@ -355,7 +373,8 @@ static uint8_t *s_body(tb_arena_t *arena, const Techbridge__Request *req, size_t
 }
 
 int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
-                        const uint8_t *fingerprint, size_t fingerprint_len)
+                        const intake_text_t *text, const uint8_t *fingerprint,
+                        size_t fingerprint_len)
 {
     size_t body_len = 0;
     uint8_t *body = s_body(arena, req, &body_len);
@@ -367,7 +386,9 @@ int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Reques
     snprintf(created, sizeof created, "%" PRId64, req->created_at);
     snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
     snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
-    const char *p[15] = {req->id,
+    char analysed[24];
+    snprintf(analysed, sizeof analysed, "%" PRId64, text->analysed);
+    const char *p[18] = {req->id,
                          intake_kind_text(req->kind),
                          req->org->id,
                          req->external_ref,
@@ -381,14 +402,17 @@ int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Reques
                          updated,
                          expires,
                          (const char *)fingerprint,
-                         (const char *)body};
-    int lengths[15] = {0};
-    int formats[15] = {0};
+                         (const char *)body,
+                         req->language,
+                         text->terms,
+                         analysed};
+    int lengths[18] = {0};
+    int formats[18] = {0};
     lengths[13] = (int)fingerprint_len;
     formats[13] = 1;
     lengths[14] = (int)body_len;
     formats[14] = 1;
-    PGresult *r = tb_db_exec_bin(db, "intake_insert", 15, p, lengths, formats);
+    PGresult *r = tb_db_exec_bin(db, "intake_insert", 18, p, lengths, formats);
     if (!r)
         return -1;
     int rc = PQntuples(r) == 1 ? 0 : 1;
@@ -421,7 +445,8 @@ static int s_updated(PGresult *r)
 }
 
 int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
-                                const Techbridge__Request *req, int64_t expected_version)
+                                const Techbridge__Request *req, const intake_text_t *text,
+                                int64_t expected_version)
 {
     size_t body_len = 0;
     uint8_t *body = s_body(arena, req, &body_len);
@@ -432,13 +457,17 @@ int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
     snprintf(version, sizeof version, "%" PRId64, expected_version);
     snprintf(updated, sizeof updated, "%" PRId64, req->updated_at);
     snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
-    const char *p[9] = {req->id,  version, req->sector, req->title,        req->summary,
-                        keywords, updated, expires,     (const char *)body};
-    int lengths[9] = {0};
-    int formats[9] = {0};
+    char analysed[24];
+    snprintf(analysed, sizeof analysed, "%" PRId64, text->analysed);
+    const char *p[12] = {req->id,      version,     req->sector, req->title,
+                         req->summary, keywords,    updated,     expires,
+                         (const char *)body, req->language, text->terms, analysed};
+    int lengths[12] = {0};
+    int formats[12] = {0};
     lengths[8] = (int)body_len;
     formats[8] = 1;
-    return s_updated(tb_db_exec_bin(db, "intake_update_content", 9, p, lengths, formats));
+    return s_updated(
+        tb_db_exec_bin(db, "intake_update_content", 12, p, lengths, formats));
 }
 
 int intake_store_update_status(tb_db_t *db, const Techbridge__Request *req,
@@ -534,20 +563,21 @@ int intake_store_history(tb_db_t *db, tb_arena_t *arena, const char *request_id,
 }
 
 int intake_store_list(tb_db_t *db, tb_arena_t *arena, const intake_filter_t *f,
-                      Techbridge__Request ***out, size_t *count)
+                      Techbridge__Request ***out, bool **by_words, size_t *count)
 {
     char after[24], limit[16];
     snprintf(after, sizeof after, "%" PRId64, f->after_ms);
     snprintf(limit, sizeof limit, "%d", f->limit);
-    const char *p[8] = {f->kind,
+    const char *p[9] = {f->kind,
                         f->status,
                         f->sector,
                         f->org_id,
-                        f->text,
+                        f->words,
                         f->has_after ? after : NULL,
                         f->has_after ? f->after_id : NULL,
-                        limit};
-    return s_many(db, arena, "intake_list", 8, p, out, count);
+                        limit,
+                        f->concepts ? f->concepts : "{}"};
+    return s_many(db, arena, "intake_list", 9, p, out, by_words, count);
 }
 
 int intake_store_claim_expired(tb_db_t *db, tb_arena_t *arena, int64_t now_ms, int limit,
@@ -557,7 +587,7 @@ int intake_store_claim_expired(tb_db_t *db, tb_arena_t *arena, int64_t now_ms, i
     snprintf(now, sizeof now, "%" PRId64, now_ms);
     snprintf(lim, sizeof lim, "%d", limit);
     const char *p[] = {now, lim};
-    return s_many(db, arena, "intake_claim_expired", 2, p, out, count);
+    return s_many(db, arena, "intake_claim_expired", 2, p, out, NULL, count);
 }
 
 int intake_store_claim_expiring(tb_db_t *db, tb_arena_t *arena, int64_t now_ms,
@@ -569,7 +599,7 @@ int intake_store_claim_expiring(tb_db_t *db, tb_arena_t *arena, int64_t now_ms,
     snprintf(horizon, sizeof horizon, "%" PRId64, horizon_ms);
     snprintf(lim, sizeof lim, "%d", limit);
     const char *p[] = {now, horizon, lim};
-    return s_many(db, arena, "intake_claim_expiring", 3, p, out, count);
+    return s_many(db, arena, "intake_claim_expiring", 3, p, out, NULL, count);
 }
 
 int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count)
@@ -610,8 +640,8 @@ void intake_store_free_sectors(char **codes, size_t count)
 
 /* ---- group commit ---- */
 
-/*  The array parameters of the group insert (INSERT_BATCH's $1..$17). */
-#define S_INSERT_BATCH_PARAMS 17
+/*  The array parameters of the group insert (INSERT_BATCH's $1..$20). */
+#define S_INSERT_BATCH_PARAMS 20
 
 /*  Ends the building of array parameters: when rc is 0, p[c] is the literal of
     cols[c] copied into `arena`; the arrays are destroyed either way. Returns
@@ -664,6 +694,9 @@ static const char **s_insert_batch_params(tb_arena_t *arena, intake_submission_t
         tb_pgarray_hex(cols[14], body, body_len);
         tb_pgarray_text(cols[15], subs[i].actor);
         tb_pgarray_text(cols[16], subs[i].cid);
+        tb_pgarray_text(cols[17], req->language);
+        tb_pgarray_text(cols[18], subs[i].text.terms);
+        tb_pgarray_int(cols[19], subs[i].text.analysed);
         subs[i].inserted = false;
     }
     tb_arena_destroy(&tmp);

@@ -39,11 +39,19 @@ int intake_store_get(tb_db_t *db, tb_arena_t *arena, const char *id, bool for_up
 int intake_store_get_by_ref(tb_db_t *db, tb_arena_t *arena, const char *org_id,
                             const char *external_ref, intake_row_t *row);
 
+/*  What the analyser made of a request's text, as stored beside it. */
+typedef struct {
+    const char *terms; /* text[] literal: terms, Chinese grams, "#" + concept ids */
+    int64_t analysed;  /* the thesaurus version it was made with (-1: none) */
+} intake_text_t;
+
 /*  Inserts a new request: content packed as its body, the columns from `req`
-    (id, status, version, created_at, updated_at, expires_at). Returns 0, 1
-    when (org.id, external_ref) is taken (nothing inserted), -1. */
+    (id, status, version, created_at, updated_at, expires_at, language) and
+    `text`. Returns 0, 1 when (org.id, external_ref) is taken (nothing
+    inserted), -1. */
 int intake_store_insert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *req,
-                        const uint8_t *fingerprint, size_t fingerprint_len);
+                        const intake_text_t *text, const uint8_t *fingerprint,
+                        size_t fingerprint_len);
 
 /*  One submission of a group commit (see intake_store_insert_batch). */
 typedef struct {
@@ -52,6 +60,7 @@ typedef struct {
     size_t fingerprint_len;
     const char *actor; /* of the history row */
     const char *cid;
+    intake_text_t text;
     bool inserted; /* out: false when (org.id, external_ref) was taken */
 } intake_submission_t;
 
@@ -97,7 +106,8 @@ int intake_store_find_duplicate(tb_db_t *db, tb_arena_t *arena, const char *org_
     `expected_version`, moving it to expected_version + 1. An expiry that
     changes clears the expiring-notice flag. Returns 0, 1 (stale), -1. */
 int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
-                                const Techbridge__Request *req, int64_t expected_version);
+                                const Techbridge__Request *req, const intake_text_t *text,
+                                int64_t expected_version);
 
 /*  A transition: stores status, expires_at, renewed and updated_at of `req`
     on the row `req->id` if it is at `expected_version`, moving it to
@@ -122,7 +132,8 @@ typedef struct {
     const char *status; /* "PUBLISHED", ... */
     const char *sector;
     const char *org_id;
-    const char *text; /* websearch_to_tsquery('english', text) */
+    const char *words;    /* a text[] literal: every term a match must hold */
+    const char *concepts; /* a text[] literal: or every concept ("#id") of it */
     bool has_after;   /* keyset: rows strictly after (after_ms, after_id) */
     int64_t after_ms;
     const char *after_id;
@@ -131,7 +142,7 @@ typedef struct {
 
 /*  Up to f->limit requests, newest first (created_at desc, id desc). */
 int intake_store_list(tb_db_t *db, tb_arena_t *arena, const intake_filter_t *f,
-                      Techbridge__Request ***out, size_t *count);
+                      Techbridge__Request ***out, bool **by_words, size_t *count);
 
 /*  Claims (FOR UPDATE SKIP LOCKED, in the caller's transaction) up to `limit`
     PUBLISHED requests whose expires_at <= now_ms. */

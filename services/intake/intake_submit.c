@@ -40,7 +40,8 @@ static int s_submit_existing(intake_core_t *self, tb_call_t *call,
    validated, its fingerprint, then id, status, version and times. Returns 0
    with *req_out and the fingerprint, or -1 with the reply set. */
 static int s_submit_prepare(intake_core_t *self, tb_call_t *call, int64_t now,
-                            Techbridge__Request **req_out, uint8_t **fp, size_t *fp_len)
+                            Techbridge__Request **req_out, uint8_t **fp, size_t *fp_len,
+                            intake_text_t *text)
 {
     const Techbridge__SubmitRequest *sub = call->req->submit;
     if (!sub || !sub->request)
@@ -60,6 +61,9 @@ static int s_submit_prepare(intake_core_t *self, tb_call_t *call, int64_t now,
 
     /* The fingerprint is of the content as submitted (expires_at 0 stays 0). */
     if (intake_fingerprint(call->arena, req, fp, fp_len) != 0)
+        return intake_full(call);
+    /* After the fingerprint: a detected language is not submitted content. */
+    if (intake_terms(self, call->arena, req, text) != 0)
         return intake_full(call);
 
     char id[37];
@@ -89,12 +93,13 @@ static int s_submitted(tb_call_t *call, Techbridge__Request *req, const char *du
 
 /* Stores one prepared submission in a transaction of its own. */
 static int s_submit_store(intake_core_t *self, tb_call_t *call, Techbridge__Request *req,
-                          const uint8_t *fp, size_t fp_len, int64_t now)
+                          const intake_text_t *text, const uint8_t *fp, size_t fp_len,
+                          int64_t now)
 {
     tb_db_t *db = self->db;
     if (tb_db_begin(db) != 0)
         return intake_db_fail(call, db, "begin");
-    int rc = intake_store_insert(db, call->arena, req, fp, fp_len);
+    int rc = intake_store_insert(db, call->arena, req, text, fp, fp_len);
     if (rc < 0)
         return intake_db_fail(call, db, "insert request");
     if (rc > 0) {
@@ -123,9 +128,10 @@ int intake_submit(intake_core_t *self, tb_call_t *call)
     Techbridge__Request *req = NULL;
     uint8_t *fp = NULL;
     size_t fp_len = 0;
-    if (s_submit_prepare(self, call, now, &req, &fp, &fp_len) != 0)
+    intake_text_t text;
+    if (s_submit_prepare(self, call, now, &req, &fp, &fp_len, &text) != 0)
         return -1;
-    return s_submit_store(self, call, req, fp, fp_len, now);
+    return s_submit_store(self, call, req, &text, fp, fp_len, now);
 }
 
 /* A submission of a group commit. */
@@ -134,6 +140,7 @@ typedef struct {
     Techbridge__Request *req;
     uint8_t *fp;
     size_t fp_len;
+    intake_text_t text;
 } s_pending_t;
 
 /* The common case, every submission new, in one round trip: the group
@@ -250,13 +257,15 @@ void intake_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t n)
     for (size_t i = 0; i < n && i < TB_SERVICE_BATCH_MAX; i++) {
         tb_call_t *call = calls[i];
         p[k] = (s_pending_t){.call = call};
-        if (s_submit_prepare(self, call, now, &p[k].req, &p[k].fp, &p[k].fp_len) != 0)
+        if (s_submit_prepare(self, call, now, &p[k].req, &p[k].fp, &p[k].fp_len,
+                             &p[k].text) != 0)
             continue;
         subs[k] = (intake_submission_t){.req = p[k].req,
                                         .fingerprint = p[k].fp,
                                         .fingerprint_len = p[k].fp_len,
                                         .actor = call->actor,
-                                        .cid = call->cid};
+                                        .cid = call->cid,
+                                        .text = p[k].text};
         k++;
     }
     if (k == 0)
@@ -268,7 +277,8 @@ void intake_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t n)
             if (down)
                 tb_call_db_error(p[i].call, db, "submit");
             else
-                s_submit_store(self, p[i].call, p[i].req, p[i].fp, p[i].fp_len, now);
+                s_submit_store(self, p[i].call, p[i].req, &p[i].text, p[i].fp,
+                               p[i].fp_len, now);
         }
         return;
     }
