@@ -133,6 +133,8 @@ const char *tb_call_kind_name(Techbridge__ApiRequest__BodyCase body_case)
         return "get_match";
     case TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH:
         return "decide_match";
+    case TECHBRIDGE__API_REQUEST__BODY_LOAD_THESAURUS:
+        return "load_thesaurus";
     case TECHBRIDGE__API_REQUEST__BODY_LIST_NOTIFICATIONS:
         return "list_notifications";
     case TECHBRIDGE__API_REQUEST__BODY_ACK_NOTIFICATIONS:

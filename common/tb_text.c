@@ -242,6 +242,7 @@ typedef struct {
     size_t n_words, cap_words;
     size_t letters[S_SCRIPTS];
     size_t be_letters; /* і and ў */
+    size_t n_long;     /* words too long to be words */
 } s_run_t;
 
 static s_script_t s_script_of(const UChar *s, int32_t len, s_run_t *run)
@@ -368,8 +369,10 @@ static int s_segment(s_run_t *run, int32_t len)
             continue;
         }
         s_script_t script = s_script_of(self->norm + start, end - start, run);
-        if (end - start > TB_TEXT_WORD_MAX)
+        if (end - start > TB_TEXT_WORD_MAX) {
+            run->n_long++;
             continue;
+        }
         char *w = s_utf8(run->arena, self->norm + start, end - start);
         if (!w)
             return -1;
@@ -705,6 +708,7 @@ int tb_text_analyse(tb_text_t *self, tb_arena_t *arena, const char *const *parts
         .n_grams = grams.n,
         .query = query.items,
         .n_query = query.n,
+        .n_long = run.n_long,
     };
     return 0;
 }

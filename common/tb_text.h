@@ -91,6 +91,7 @@ typedef struct {
                      non-Chinese terms, and per run of Chinese characters its
                      pairs (or the character of a run of one) */
     size_t n_query;
+    size_t n_long; /* words dropped as longer than TB_TEXT_WORD_MAX */
 } tb_text_result_t;
 
 /*  Analyses the concatenation of `parts` (NULL parts are skipped; parts are

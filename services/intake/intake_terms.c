@@ -77,7 +77,7 @@ int intake_query_terms(intake_core_t *self, tb_arena_t *arena, const char *text,
                         0, &r) != 0)
         return -1;
     *words = *concepts = NULL;
-    if (r.n_query == 0 && r.n_concepts == 0)
+    if (r.n_query == 0 && r.n_concepts == 0 && r.n_long == 0)
         return 1;
     tb_pgarray_t *w = tb_pgarray_new(), *c = tb_pgarray_new();
     bool ok = w && c;
@@ -93,7 +93,8 @@ int intake_query_terms(intake_core_t *self, tb_arena_t *arena, const char *text,
     tb_pgarray_destroy(&c);
     if (!ok || !*concepts || (r.n_query && !*words))
         return -1;
-    if (!*words)
-        *words = "{\"\"}"; /* holds a term no request has: found by concepts only */
+    if (!*words) /* a term no request holds: found by concepts only, or (only
+                    over-long words) not at all */
+        *words = "{\"\"}";
     return 0;
 }

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "tb_feed.h"
+#include "tb_lexicon.h"
 #include "tb_log.h"
+#include "tb_pgarray.h"
 #include "tb_valid.h"
 
 #define S_LIST_DEFAULT 20
@@ -16,6 +18,8 @@ struct matching_core_t {
     tb_db_t *db;
     double threshold;
     int top_k;
+    tb_lexicon_t *lexicon; /* the analyser and the thesaurus, for both threads of
+                              work this core does (one service thread) */
 };
 
 matching_core_t *matching_core_new(tb_db_t *db, double threshold, int top_k)
@@ -26,6 +30,8 @@ matching_core_t *matching_core_new(tb_db_t *db, double threshold, int top_k)
     self->db = db;
     self->threshold = threshold;
     self->top_k = top_k;
+    if (!(self->lexicon = tb_lexicon_new()))
+        matching_core_destroy(&self);
     return self;
 }
 
@@ -33,8 +39,91 @@ void matching_core_destroy(matching_core_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    tb_lexicon_destroy(&(*self_p)->lexicon);
     free(*self_p);
     *self_p = NULL;
+}
+
+/* ---- text ---- */
+
+/*  A text[] literal of `items`, each after `prefix`. */
+static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n,
+                             const char *prefix, char *const *more, size_t n_more)
+{
+    tb_pgarray_t *a = tb_pgarray_new();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        tb_pgarray_text(a, items[i]);
+    for (size_t i = 0; ok && i < n_more; i++) {
+        const char *s = tb_arena_printf(arena, "%s%s", prefix, more[i]);
+        if (!(ok = s != NULL))
+            break;
+        tb_pgarray_text(a, s);
+    }
+    const char *lit = ok ? tb_pgarray_copy(a, arena) : NULL;
+    tb_pgarray_destroy(&a);
+    return lit;
+}
+
+int matching_analyse(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
+                     const Techbridge__Request *r, matching_text_t *out)
+{
+    tb_lexicon_refresh(self->lexicon, db, false);
+    const char *parts[TB_KEYWORDS_MAX + 2];
+    size_t n = 0;
+    parts[n++] = r->title;
+    for (size_t i = 0; i < r->n_keywords && i < TB_KEYWORDS_MAX; i++)
+        parts[n++] = r->keywords[i];
+    parts[n++] = r->summary;
+    tb_lang_t declared = TB_LANG_UNKNOWN;
+    if (r->language && *r->language && tb_lang_parse(r->language, &declared) != 0)
+        declared = TB_LANG_UNKNOWN;
+    tb_text_result_t t;
+    if (tb_text_analyse(tb_lexicon_text(self->lexicon), arena, parts, n, declared, 0, &t))
+        return -1;
+    out->terms = s_literal(arena, t.terms, t.n_terms, "#", t.concepts, t.n_concepts);
+    out->concepts = s_literal(arena, t.concepts, t.n_concepts, "", NULL, 0);
+    out->phrases = s_literal(arena, t.phrases, t.n_concepts, "", NULL, 0);
+    out->language = tb_lang_code(t.language);
+    return out->terms && out->concepts && out->phrases ? 0 : -1;
+}
+
+/*  The reader's language of a list_matches or get_match call ("" = English):
+    0, or -1 with the violation set. */
+static int s_reader_lang(tb_call_t *call, const char *code, tb_lang_t *lang)
+{
+    *lang = TB_LANG_EN;
+    if (!code || !*code || tb_lang_parse(code, lang) == 0)
+        return 0;
+    tb_call_violation(call, "lang", "must be one of en, ru, be, zh");
+    return -1;
+}
+
+/*  Names the shared concepts of a match's text reason in the reader's
+    language and leads its detail with them: `wood drying: "сушка
+    пиломатериалов" ~ "木材干燥"`. */
+static int s_label(matching_core_t *self, tb_arena_t *arena, Techbridge__Match *m,
+                   tb_lang_t lang)
+{
+    const tb_thesaurus_t *th = tb_lexicon_thesaurus(self->lexicon);
+    for (size_t i = 0; i < m->n_reasons; i++) {
+        Techbridge__ScoreReason *r = m->reasons[i];
+        if (!r->n_shared_concepts)
+            continue;
+        char *lead = "";
+        for (size_t k = 0; k < r->n_shared_concepts; k++) {
+            Techbridge__SharedConcept *c = r->shared_concepts[k];
+            const tb_concept_t *concept = th ? tb_thesaurus_find(th, c->id) : NULL;
+            c->label = (char *)(concept ? tb_concept_name(concept, lang) : c->id);
+            lead = tb_arena_printf(arena, "%s%s%s: \"%s\" ~ \"%s\"", lead, k ? "; " : "",
+                                   c->label, c->need_text, c->offer_text);
+            if (!lead)
+                return -1;
+        }
+        if (!(r->detail = tb_arena_printf(arena, "%s (%s)", lead, r->detail)))
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- scoring ---- */
@@ -321,7 +410,9 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
     int old_status = 0;
     bool stale = false;
     matching_req_t *row = NULL;
-    if (matching_store_upsert(db, arena, r, &old_status, &stale, &row) < 0) {
+    matching_text_t text;
+    if (matching_analyse(self, db, arena, r, &text) != 0 ||
+        matching_store_upsert(db, arena, r, &text, &old_status, &stale, &row) < 0) {
         tb_arena_destroy(&arena);
         return -1;
     }
@@ -386,6 +477,9 @@ static int s_list(matching_core_t *self, tb_call_t *call)
     }
     if (limit == 0)
         limit = S_LIST_DEFAULT;
+    tb_lang_t lang;
+    if (s_reader_lang(call, q->lang, &lang) < 0)
+        return -1;
     if (s_may_see_request(call, self->db, q->request_id) < 0)
         return -1;
     Techbridge__MatchList *list =
@@ -395,6 +489,11 @@ static int s_list(matching_core_t *self, tb_call_t *call)
     if (matching_store_matches_of(self->db, call->arena, q->request_id, limit,
                                   &list->matches, &list->n_matches) < 0)
         return tb_call_db_error(call, self->db, "list matches");
+    tb_lexicon_refresh(self->lexicon, self->db, false);
+    for (size_t i = 0; i < list->n_matches; i++)
+        if (s_label(self, call->arena, list->matches[i], lang) != 0)
+            return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                                 "reply too large");
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_MATCHES;
     call->reply->matches = list;
     return 0;
@@ -407,15 +506,87 @@ static int s_get(matching_core_t *self, tb_call_t *call)
         tb_call_violation(call, "id", "must be a match id (UUID)");
         return -1;
     }
+    tb_lang_t lang;
+    if (s_reader_lang(call, call->req->get_match->lang, &lang) < 0)
+        return -1;
     Techbridge__Match *m = NULL;
     bool found = false;
     if (matching_store_match(self->db, call->arena, id, false, &m, &found) < 0)
         return tb_call_db_error(call, self->db, "get match");
     if (!found || !s_may_see_match(call, m))
         return tb_call_error(call, TECHBRIDGE__CODE__NOT_FOUND, "no match %s", id);
+    tb_lexicon_refresh(self->lexicon, self->db, false);
+    if (s_label(self, call->arena, m, lang) != 0)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_MATCH;
     call->reply->match = m;
     return 0;
+}
+
+static int s_replace_thesaurus(matching_core_t *self, tb_call_t *call,
+                               const tb_thesaurus_t *th, const char *source,
+                               const char *file)
+{
+    int64_t version = 0, total = 0;
+    char *conflict = NULL;
+    int rc = tb_thesaurus_db_replace(self->db, call->arena, th, source, file, call->actor,
+                                     &version, &total, &conflict);
+    if (rc < 0)
+        return tb_call_db_error(call, self->db, "load thesaurus");
+    if (rc > 0)
+        return tb_call_error(call, TECHBRIDGE__CODE__ALREADY_EXISTS,
+                             "concept %s belongs to another source", conflict);
+    Techbridge__ThesaurusResult *res = TB_PB_NEW(
+        call->arena, Techbridge__ThesaurusResult, techbridge__thesaurus_result__descriptor);
+    if (!res || !(res->source = tb_arena_strdup(call->arena, source)))
+        return tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "out of memory");
+    res->concepts = (int32_t)tb_thesaurus_size(th);
+    res->total_concepts = (int32_t)total;
+    res->version = version;
+    tb_info("thesaurus.replaced", call->cid, TB_S("source", source), TB_S("file", file),
+            TB_I("concepts", res->concepts), TB_I("total", total), TB_I("version", version),
+            TB_S("actor", call->actor));
+    tb_lexicon_refresh(self->lexicon, self->db, true);
+    call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_THESAURUS;
+    call->reply->thesaurus = res;
+    return 0;
+}
+
+/*  load_thesaurus (operators): validates a whole file, then replaces its
+    source's concepts in one transaction; every service loads the new
+    thesaurus within TB_LEXICON_CHECK_MS. */
+static int s_load_thesaurus(matching_core_t *self, tb_call_t *call)
+{
+    const Techbridge__LoadThesaurus *q = call->req->load_thesaurus;
+    if (!call->is_operator)
+        return tb_call_error(call, TECHBRIDGE__CODE__PERMISSION_DENIED,
+                             "only operators load the thesaurus");
+    const char *file = q->file && *q->file ? q->file : "thesaurus";
+    if (strlen(file) > 200 || !tb_valid_utf8(file, strlen(file))) {
+        tb_call_violation(call, "file", "must be at most 200 bytes of UTF-8");
+        return -1;
+    }
+    tb_thesaurus_t *th = tb_thesaurus_new();
+    char *errors = NULL;
+    const char *source = NULL;
+    const char *text = q->text ? q->text : "";
+    int bad = th ? tb_thesaurus_parse(th, text, strlen(text), file, &source, &errors) : -1;
+    if (bad == 0)
+        bad = tb_thesaurus_index(th, tb_lexicon_text(self->lexicon), &errors);
+    int rc = -1;
+    if (bad < 0)
+        rc = tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "out of memory");
+    else if (bad > 0) {
+        for (char *line = errors, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            if ((nl = strchr(line, '\n')))
+                *nl = '\0';
+            tb_call_violation(call, "text", line);
+        }
+    } else
+        rc = s_replace_thesaurus(self, call, th, source, file);
+    free(errors);
+    tb_thesaurus_destroy(&th);
+    return rc;
 }
 
 static int s_decide(matching_core_t *self, tb_call_t *call)
@@ -516,6 +687,8 @@ int matching_core_api(tb_call_t *call, void *core)
         return s_get(self, call);
     case TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH:
         return s_decide(self, call);
+    case TECHBRIDGE__API_REQUEST__BODY_LOAD_THESAURUS:
+        return s_load_thesaurus(self, call);
     default:
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "unknown kind for tb-matching: %s",

@@ -24,7 +24,12 @@ typedef struct matching_core_t matching_core_t;
 matching_core_t *matching_core_new(tb_db_t *db, double threshold, int top_k);
 void matching_core_destroy(matching_core_t **self_p);
 
-/*  tb_api_fn: list_matches, get_match, decide_match. */
+/*  What the analyser makes of a request's title, keywords and summary, as
+    the projection stores it (arena). Returns 0 or -1. */
+int matching_analyse(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
+                     const Techbridge__Request *r, matching_text_t *out);
+
+/*  tb_api_fn: list_matches, get_match, decide_match, load_thesaurus. */
 int matching_core_api(tb_call_t *call, void *core);
 
 /*  tb_apply_fn for the "requests" stream: projection + (re)matching + match

@@ -97,61 +97,106 @@ static double s_sector(const matching_side_t *o, const matching_side_t *n,
     return 0.0;
 }
 
+/*  The overlap of one class of terms (words, or concepts: "#" + id) of two
+    sorted, unique term lists: the idf of the shared ones and of all the
+    need's, and the shared ones rarest first (at most MATCHING_SHARED_MAX). */
+typedef struct {
+    double common, total;
+    size_t n_all;    /* shared terms in all */
+    size_t n_shared; /* of which listed */
+    const char *shared[MATCHING_SHARED_MAX];
+} s_overlap_t;
+
+static bool s_is_concept(const char *term)
+{
+    return term[0] == MATCHING_CONCEPT_MARK;
+}
+
+static int s_overlap(const char **ot, size_t no, const char **nt, size_t nn,
+                     bool concepts, const matching_corpus_t *corpus, s_overlap_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_weighted_t *shared = malloc(sizeof *shared * (nn ? nn : 1));
+    if (!shared)
+        return -1;
+    size_t ns = 0;
+    /*  Merge of two sorted lists; sums in a fixed order (sorted by term) so
+        the result never depends on the caller's order. */
+    for (size_t i = 0, j = 0; j < nn;) {
+        if (s_is_concept(nt[j]) != concepts) {
+            j++;
+            continue;
+        }
+        long df = corpus && corpus->df ? corpus->df(nt[j], corpus->arg) : 1;
+        double idf = matching_idf(df, corpus ? corpus->n_docs : 1);
+        out->total += idf;
+        while (i < no && strcmp(ot[i], nt[j]) < 0)
+            i++;
+        if (i < no && strcmp(ot[i], nt[j]) == 0) {
+            shared[ns++] = (s_weighted_t){nt[j], idf};
+            out->common += idf;
+        }
+        j++;
+    }
+    qsort(shared, ns, sizeof *shared, s_cmp_weighted);
+    out->n_all = ns;
+    out->n_shared = ns < MATCHING_SHARED_MAX ? ns : MATCHING_SHARED_MAX;
+    for (size_t i = 0; i < out->n_shared; i++)
+        out->shared[i] = shared[i].term;
+    free(shared);
+    return 0;
+}
+
+/*  The words of `side` that named concept `term` ("#" + id), or "". */
+static const char *s_phrase(const matching_side_t *side, const char *term)
+{
+    for (size_t i = 0; i < side->n_concepts; i++)
+        if (strcmp(side->concepts[i], term + 1) == 0)
+            return side->phrases ? side->phrases[i] : "";
+    return "";
+}
+
+/*  text: the better of the words both wrote (one language) and the concepts
+    both name (any language), each as the idf of the shared part over the
+    need's whole. */
 static int s_text(const matching_side_t *o, const matching_side_t *n,
                   const matching_corpus_t *corpus, matching_reason_t *r, double *value)
 {
     size_t no = 0, nn = 0;
     const char **ot = s_sorted_unique(o->terms, o->n_terms, &no);
     const char **nt = s_sorted_unique(n->terms, n->n_terms, &nn);
-    s_weighted_t *need_w = malloc(sizeof *need_w * (nn ? nn : 1));
-    s_weighted_t *shared = malloc(sizeof *shared * (nn ? nn : 1));
-    if (!ot || !nt || !need_w || !shared) {
-        free(ot);
-        free(nt);
-        free(need_w);
-        free(shared);
-        return -1;
-    }
-    for (size_t i = 0; i < nn; i++) {
-        long df = corpus && corpus->df ? corpus->df(nt[i], corpus->arg) : 1;
-        need_w[i].term = nt[i];
-        need_w[i].idf = matching_idf(df, corpus ? corpus->n_docs : 1);
-    }
-    /*  Merge of two sorted lists: the shared terms. */
-    size_t ns = 0;
-    for (size_t i = 0, j = 0; i < no && j < nn;) {
-        int c = strcmp(ot[i], nt[j]);
-        if (c < 0)
-            i++;
-        else if (c > 0)
-            j++;
-        else {
-            shared[ns++] = need_w[j];
-            i++;
-            j++;
-        }
-    }
-    /*  Sum in a fixed order (sorted by term) so the result never depends on the
-        caller's order. */
-    double total = 0, common = 0;
-    for (size_t i = 0; i < nn; i++)
-        total += need_w[i].idf;
-    for (size_t i = 0; i < ns; i++)
-        common += shared[i].idf;
-    double v = total > 0 ? common / total : 0.0;
-    if (v > 1.0)
-        v = 1.0;
-    qsort(shared, ns, sizeof *shared, s_cmp_weighted);
-    r->n_shared = ns < MATCHING_SHARED_MAX ? ns : MATCHING_SHARED_MAX;
-    for (size_t i = 0; i < r->n_shared; i++)
-        r->shared[i] = shared[i].term;
-    snprintf(r->detail, sizeof r->detail, "%zu shared terms, idf %.2f of the need's %.2f",
-             ns, common, total);
+    s_overlap_t words, concepts;
+    int rc = ot && nt ? 0 : -1;
+    if (rc == 0)
+        rc = s_overlap(ot, no, nt, nn, false, corpus, &words);
+    if (rc == 0)
+        rc = s_overlap(ot, no, nt, nn, true, corpus, &concepts);
     free(ot);
     free(nt);
-    free(need_w);
-    free(shared);
-    *value = v;
+    if (rc != 0)
+        return -1;
+    double wv = words.total > 0 ? words.common / words.total : 0.0;
+    double cv = concepts.total > 0 ? concepts.common / concepts.total : 0.0;
+    double v = wv > cv ? wv : cv;
+    *value = v > 1.0 ? 1.0 : v;
+    r->n_shared = words.n_shared;
+    memcpy(r->shared, words.shared, sizeof r->shared);
+    r->n_concepts = concepts.n_shared;
+    for (size_t i = 0; i < concepts.n_shared; i++) {
+        r->concepts[i] = concepts.shared[i] + 1;
+        r->need_text[i] = s_phrase(n, concepts.shared[i]);
+        r->offer_text[i] = s_phrase(o, concepts.shared[i]);
+    }
+    if (concepts.total == 0 && concepts.common == 0)
+        snprintf(r->detail, sizeof r->detail,
+                 "%zu shared terms, idf %.2f of the need's %.2f", words.n_all,
+                 words.common, words.total);
+    else
+        snprintf(r->detail, sizeof r->detail,
+                 "%zu shared terms, idf %.2f of the need's %.2f; %zu shared concepts, "
+                 "idf %.2f of the need's %.2f",
+                 words.n_all, words.common, words.total, concepts.n_all,
+                 concepts.common, concepts.total);
     return 0;
 }
 
@@ -245,6 +290,10 @@ int matching_score(const matching_side_t *offer, const matching_side_t *need,
         memcpy(out->reasons[i].detail, tmp[i].detail, sizeof tmp[i].detail);
         memcpy(out->reasons[i].shared, tmp[i].shared, sizeof tmp[i].shared);
         out->reasons[i].n_shared = tmp[i].n_shared;
+        memcpy(out->reasons[i].concepts, tmp[i].concepts, sizeof tmp[i].concepts);
+        memcpy(out->reasons[i].need_text, tmp[i].need_text, sizeof tmp[i].need_text);
+        memcpy(out->reasons[i].offer_text, tmp[i].offer_text, sizeof tmp[i].offer_text);
+        out->reasons[i].n_concepts = tmp[i].n_concepts;
     }
     double sum = MATCHING_W_SECTOR * v_sector + MATCHING_W_TEXT * v_text +
                  MATCHING_W_TRL * v_trl + MATCHING_W_COOPERATION * v_coop +

@@ -10,10 +10,13 @@
 
     sector       1.0 same code, 0.5 related (either side's `related` list names
                  the other), 0 otherwise.
-    text         sum of idf of the terms both share / sum of idf of the need's
-                 terms, capped at 1; idf(t) = ln(1 + N / df(t)). Terms are the
-                 stemmed lexemes of keywords + title + summary (PostgreSQL
-                 to_tsvector('english', ...)), so the caller passes arrays.
+    text         the better of two views, each the sum of idf of what both
+                 share / the sum of idf of the need's own, capped at 1, with
+                 idf(t) = ln(1 + N / df(t)): the words (stems, Chinese words)
+                 both wrote, and the thesaurus concepts both name, whatever
+                 their languages. Terms are what tb_text makes of keywords +
+                 title + summary; a concept is the term "#" + its id, so
+                 concepts are weighted by idf like words.
     trl          1.0 when offer.trl >= need.trl (the need's minimum), minus 0.34
                  per level below, floor 0.
     cooperation  Jaccard overlap |A & B| / |A | B| of the cooperation forms.
@@ -44,6 +47,8 @@
 #define MATCHING_Q_W_TRL    "0.15"
 #define MATCHING_Q_TRL_STEP "0.34"
 #define MATCHING_SHARED_MAX 10
+/*  A term that starts with this is a thesaurus concept ("#wood.drying"). */
+#define MATCHING_CONCEPT_MARK '#'
 #define MATCHING_COMPONENTS 5
 
 /*  One request as the scorer sees it. Strings and arrays are borrowed. */
@@ -54,8 +59,12 @@ typedef struct {
     const char *sector;
     const char *const *sector_related; /* the `related` codes of its sector */
     size_t n_sector_related;
-    const char *const *terms; /* stemmed lexemes, any order, duplicates allowed */
+    const char *const *terms; /* stems and "#" + concept ids, any order, duplicates
+                                 allowed */
     size_t n_terms;
+    const char *const *concepts; /* concept ids (no "#") ... */
+    const char *const *phrases;  /* ... and the words that named each */
+    size_t n_concepts;
     int trl;
     const int *cooperation;
     size_t n_cooperation;
@@ -78,6 +87,10 @@ typedef struct {
     char detail[160];
     const char *shared[MATCHING_SHARED_MAX]; /* borrowed from the need's terms */
     size_t n_shared;
+    const char *concepts[MATCHING_SHARED_MAX]; /* shared concept ids, rarest first */
+    const char *need_text[MATCHING_SHARED_MAX];  /* the words each side wrote */
+    const char *offer_text[MATCHING_SHARED_MAX];
+    size_t n_concepts;
 } matching_reason_t;
 
 typedef struct {

@@ -17,7 +17,7 @@
     "r.keywords, "                                                                       \
     "r.terms, r.trl, r.cooperation, r.target_countries, r.country, r.org_name, "         \
     "r.org_region, r.contact_name, r.contact_email, r.contact_phone, r.title, "          \
-    "r.version "
+    "r.version, r.concepts, r.phrases, r.language, r.org_language "
 #define REQ_FROM "FROM matching_requests r LEFT JOIN sectors s ON s.code = r.sector "
 
 #define MATCH_COLS                                                                       \
@@ -27,7 +27,7 @@
     "o.org_id, o.org_name, o.country, o.org_region, o.contact_name, o.contact_email, "   \
     "o.contact_phone, o.title, "                                                         \
     "n.org_id, n.org_name, n.country, n.org_region, n.contact_name, n.contact_email, "   \
-    "n.contact_phone, n.title "
+    "n.contact_phone, n.title, o.org_language, n.org_language "
 #define MATCH_FROM                                                                       \
     "FROM matching_matches m JOIN matching_requests o ON o.id = m.offer_id "             \
     "JOIN matching_requests n ON n.id = m.need_id "
@@ -94,25 +94,22 @@ static const struct {
         SELECT reads. Parameters: see matching_store_upsert. */
     [Q_UPSERT] =
         {"matching_upsert",
-         "WITH old AS (SELECT status, version, terms, title, summary, keywords, tsv "
+         "WITH old AS (SELECT status, version, terms "
          "FROM matching_requests WHERE id = $1::uuid FOR UPDATE), "
          "fresh AS (SELECT NOT EXISTS (SELECT 1 FROM old WHERE old.version > "
          "$18::bigint) "
          "AS ok), "
-         "v AS (SELECT coalesce((SELECT o.tsv FROM old o WHERE o.title = $16::text "
-         "AND o.summary = $17::text AND o.keywords = $6::text[]), "
-         "setweight(to_tsvector('english', $16::text || ' ' || "
-         "array_to_string($6::text[], ' ')), 'A') || "
-         "setweight(to_tsvector('english', $17::text), 'B')) AS tsv), "
+
          "up AS (INSERT INTO matching_requests (id, kind, org_id, status, sector, "
          "keywords, "
          "trl, cooperation, target_countries, country, org_name, org_region, "
          "contact_name, "
-         "contact_email, contact_phone, title, summary, tsv, terms, version, updated_at) "
+         "contact_email, contact_phone, title, summary, terms, version, updated_at, "
+         "language, org_language, concepts, phrases) "
          "SELECT $1::uuid, $2::int, $3::text, $4::int, $5::text, $6::text[], $7::int, "
          "$8::int[], $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text, "
-         "$15::text, $16::text, $17::text, v.tsv, tsvector_to_array(v.tsv), $18::bigint, "
-         "now() FROM v, fresh WHERE fresh.ok "
+         "$15::text, $16::text, $17::text, $19::text[], $18::bigint, "
+         "now(), $20::text, $21::text, $22::text[], $23::text[] FROM fresh WHERE fresh.ok "
          "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, org_id = EXCLUDED.org_id, "
          "status = EXCLUDED.status, sector = EXCLUDED.sector, keywords = "
          "EXCLUDED.keywords, "
@@ -121,7 +118,9 @@ static const struct {
          "org_name = EXCLUDED.org_name, org_region = EXCLUDED.org_region, "
          "contact_name = EXCLUDED.contact_name, contact_email = EXCLUDED.contact_email, "
          "contact_phone = EXCLUDED.contact_phone, title = EXCLUDED.title, "
-         "summary = EXCLUDED.summary, tsv = EXCLUDED.tsv, terms = EXCLUDED.terms, "
+         "summary = EXCLUDED.summary, terms = EXCLUDED.terms, "
+         "language = EXCLUDED.language, org_language = EXCLUDED.org_language, "
+         "concepts = EXCLUDED.concepts, phrases = EXCLUDED.phrases, "
          "version = EXCLUDED.version, updated_at = now() RETURNING *), "
          "d AS (SELECT term, sum(delta) AS delta FROM ("
          "SELECT DISTINCT unnest(o.terms) AS term, -1 AS delta FROM old o, fresh f "
@@ -340,6 +339,9 @@ void matching_req_side(const matching_req_t *r, matching_side_t *side)
     side->n_sector_related = r->n_related;
     side->terms = (const char *const *)r->terms;
     side->n_terms = r->n_terms;
+    side->concepts = (const char *const *)r->concepts;
+    side->phrases = (const char *const *)r->phrases;
+    side->n_concepts = r->n_concepts < r->n_phrases ? r->n_concepts : r->n_phrases;
     side->trl = r->trl;
     side->cooperation = r->cooperation;
     side->n_cooperation = r->n_cooperation;
@@ -374,6 +376,11 @@ static int s_req_row(tb_arena_t *arena, PGresult *res, int i, int c, matching_re
     r->contact_phone = s_str(arena, PQgetvalue(res, i, c++));
     r->title = s_str(arena, PQgetvalue(res, i, c++));
     r->version = strtoll(PQgetvalue(res, i, c++), NULL, 10);
+    if (s_parse_array(arena, PQgetvalue(res, i, c++), &r->concepts, &r->n_concepts) < 0 ||
+        s_parse_array(arena, PQgetvalue(res, i, c++), &r->phrases, &r->n_phrases) < 0)
+        return -1;
+    r->language = s_str(arena, PQgetvalue(res, i, c++));
+    r->org_language = s_str(arena, PQgetvalue(res, i, c++));
     return r->id && r->org_id && r->title ? 0 : -1;
 }
 
@@ -393,7 +400,8 @@ static int s_req_rows(tb_arena_t *arena, PGresult *res, matching_req_t **out,
 }
 
 int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
-                          int *old_status, bool *stale, matching_req_t **row)
+                          const matching_text_t *text, int *old_status, bool *stale,
+                          matching_req_t **row)
 {
     *old_status = 0;
     *stale = false;
@@ -429,10 +437,15 @@ int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Requ
         r->title,
         r->summary,
         version_s,
+        text->terms,
+        text->language,
+        org && org->language ? org->language : "",
+        text->concepts,
+        text->phrases,
     };
     if (!p[5] || !p[7] || !p[8])
         return -1;
-    PGresult *res = s_exec(db, Q_UPSERT, 18, p);
+    PGresult *res = s_exec(db, Q_UPSERT, 23, p);
     if (!res)
         return -1;
     int rc = -1;
@@ -671,6 +684,30 @@ int matching_store_pairs(tb_db_t *db, tb_arena_t *arena, const char *request_id,
     return 0;
 }
 
+/*  The shared concepts of a reason, without labels: those are the reader's
+    language, set when a match is read (matching_core). */
+static int s_shared_concepts(tb_arena_t *arena, const matching_reason_t *r,
+                             Techbridge__ScoreReason *sr)
+{
+    sr->shared_concepts = tb_arena_alloc(arena, sizeof(void *) * r->n_concepts);
+    if (!sr->shared_concepts)
+        return -1;
+    for (size_t k = 0; k < r->n_concepts; k++) {
+        Techbridge__SharedConcept *c = TB_PB_NEW(arena, Techbridge__SharedConcept,
+                                                 techbridge__shared_concept__descriptor);
+        if (!c)
+            return -1;
+        c->id = s_str(arena, r->concepts[k]);
+        c->need_text = s_str(arena, r->need_text[k]);
+        c->offer_text = s_str(arena, r->offer_text[k]);
+        if (!c->id || !c->need_text || !c->offer_text)
+            return -1;
+        sr->shared_concepts[k] = c;
+    }
+    sr->n_shared_concepts = r->n_concepts;
+    return 0;
+}
+
 Techbridge__ScoreReason **matching_reasons_pb(tb_arena_t *arena,
                                               const matching_result_t *res, size_t *n)
 {
@@ -696,6 +733,8 @@ Techbridge__ScoreReason **matching_reasons_pb(tb_arena_t *arena,
                 sr->shared_terms[k] = s_str(arena, r->shared[k]);
             sr->n_shared_terms = r->n_shared;
         }
+        if (r->n_concepts && s_shared_concepts(arena, r, sr) != 0)
+            return NULL;
         v[i] = sr;
     }
     *n = res->n_reasons;
@@ -749,6 +788,7 @@ static Techbridge__Party *s_party_of(tb_arena_t *arena, const matching_req_t *r)
     p->contact->email = r->contact_email;
     p->contact->phone = r->contact_phone;
     p->title = r->title;
+    p->org->language = r->org_language;
     return p;
 }
 
@@ -872,6 +912,8 @@ static Techbridge__Match *s_match_row(tb_arena_t *arena, PGresult *res, int i)
     m->need = s_party(arena, res, i, 18, m->need_id);
     if (!m->id || !m->offer || !m->need)
         return NULL;
+    m->offer->org->language = s_str(arena, PQgetvalue(res, i, 26));
+    m->need->org->language = s_str(arena, PQgetvalue(res, i, 27));
     return m;
 }
 

@@ -34,7 +34,21 @@ typedef struct {
     char *country;
     char *org_name, *org_region, *contact_name, *contact_email, *contact_phone, *title;
     int64_t version;
+    char **concepts; /* concept ids its text names, sorted */
+    size_t n_concepts;
+    char **phrases; /* per concept: the words that named it */
+    size_t n_phrases;
+    char *language, *org_language;
 } matching_req_t;
+
+/*  What the analyser made of a request's text, as array literals for the
+    projection: terms (stems and "#" + concept ids), concepts, phrases. */
+typedef struct {
+    const char *terms;
+    const char *concepts;
+    const char *phrases;
+    const char *language;
+} matching_text_t;
 
 /*  The scorer's view of a stored request (pointers into `r`). */
 void matching_req_side(const matching_req_t *r, matching_side_t *side);
@@ -55,7 +69,8 @@ long matching_dfmap_lookup(const char *term, void *map);
     version is newer; otherwise *row (arena) is the stored request as
     matching_store_load would read it. */
 int matching_store_upsert(tb_db_t *db, tb_arena_t *arena, const Techbridge__Request *r,
-                          int *old_status, bool *stale, matching_req_t **row);
+                          const matching_text_t *text, int *old_status, bool *stale,
+                          matching_req_t **row);
 
 /*  Loads stored requests by id (missing ids are left out). */
 int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,

@@ -23,6 +23,8 @@ static const tb_option_t s_options[] = {
      "tb-intake's request event feed to connect to", false},
     {"matching-feed", "TB_MATCHING_FEED_CONNECT", "tcp://127.0.0.1:7104",
      "tb-matching's match event feed to connect to", false},
+    {"operators-lang", "TB_OPERATORS_LANG", "en",
+     "language of the operators' notifications: en, ru, be or zh", false},
     TB_OPTION_END};
 
 /*  tb_service_bind_socket binds at once, and libzmq copies a socket's options
@@ -72,6 +74,15 @@ int main(int argc, char **argv)
     if (tb_config_long(config, "max-frame", 1024, 64L * 1024 * 1024, &max_frame) != 0 ||
         tb_config_long(config, "pub-hwm", 1, 10L * 1000 * 1000, &hwm) != 0)
         goto done;
+    tb_lang_t operators_lang;
+    const char *lang = tb_config_get(config, "operators-lang");
+    if (tb_lang_parse(lang, &operators_lang) != 0) {
+        /* A typo here would silently give operators English: refuse instead. */
+        tb_error("config.invalid", NULL, TB_S("flag", "operators-lang"),
+                 TB_S("value", lang ? lang : ""),
+                 TB_S("reason", "not a language of ours: en, ru, be or zh"));
+        goto done;
+    }
     /* Keyed exactly when the runtime runs CURVE (a keys file is set): then each
        XPUB subscription is checked against the subscriber's User-Id. */
     const char *keys = tb_config_get(config, "keys-file");
@@ -79,6 +90,7 @@ int main(int argc, char **argv)
                                  keys != NULL && *keys != '\0');
     if (!core)
         goto done;
+    notification_core_set_operators_lang(core, operators_lang);
     const char *pub = tb_config_get(config, "pub");
     if (tb_service_bind_api(service, tb_config_get(config, "api"), notification_core_api,
                             core) != 0)

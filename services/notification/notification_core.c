@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "notification_store.h"
+#include "notification_text.h"
 #include "tb_feed.h"
 #include "tb_log.h"
 #include "tb_util.h"
@@ -43,6 +44,8 @@ struct notification_core_t {
     size_t reply_budget;
     bool keyed;
     void *xpub;
+    notification_text_t *text;
+    tb_lang_t operators_lang;
     notification_stream_t requests, matches;
 };
 
@@ -112,16 +115,53 @@ static const char *s_party_org(const Techbridge__Party *p)
     return s_str(p->org->name && *p->org->name ? p->org->name : p->org->id);
 }
 
-/*  "Name <email>, tel. phone" of a party's contact, in the arena. */
-static char *s_contact(tb_arena_t *a, const Techbridge__Party *p)
+/*  The language of a recipient who prefers `code`; `otherwise` when `code`
+    names none of ours (empty: not set; anything else: written by a newer
+    client, or junk). */
+static tb_lang_t s_lang(const char *code, tb_lang_t otherwise)
 {
+    tb_lang_t lang;
+    return code && *code && tb_lang_parse(code, &lang) == 0 ? lang : otherwise;
+}
+
+/*  The word of template `key` (one without placeholders), or NULL (arena full). */
+static const char *s_word(const notification_text_t *tx, tb_arena_t *a, tb_lang_t lang,
+                          const char *key)
+{
+    char *word = NULL;
+    return notification_text_add(tx, a, lang, key, NULL, &word) == 0 ? word : NULL;
+}
+
+/*  The word for a status, or NULL (arena full). A status the templates have no
+    word for (one added to the proto before its words) keeps its API name. */
+static const char *s_status(const notification_text_t *tx, tb_arena_t *a,
+                            tb_lang_t lang, int status)
+{
+    const char *name = s_enum_name(&techbridge__status__descriptor, status);
+    char *key = tb_arena_printf(a, "status.%s", name);
+    if (!key)
+        return NULL;
+    return notification_text_has(key) ? s_word(tx, a, lang, key) : name;
+}
+
+/*  A party's contact in `lang` into *out. Returns 0 or -1 (arena full). */
+static int s_contact(const notification_text_t *tx, tb_arena_t *a, tb_lang_t lang,
+                     const Techbridge__Party *p, char **out)
+{
+    *out = NULL;
     const Techbridge__Contact *c = p ? p->contact : NULL;
     if (!c)
-        return tb_arena_strdup(a, "no contact given");
+        return notification_text_add(tx, a, lang, "contact.none", NULL, out);
+    const char *v[NOTIFICATION_P_COUNT] = {
+        [NOTIFICATION_P_NAME] = s_str(c->name),
+        [NOTIFICATION_P_EMAIL] = s_str(c->email),
+        [NOTIFICATION_P_PHONE] = c->phone,
+    };
+    if (notification_text_add(tx, a, lang, "contact", v, out) != 0)
+        return -1;
     if (c->phone && *c->phone)
-        return tb_arena_printf(a, "%s <%s>, tel. %s", s_str(c->name), s_str(c->email),
-                               c->phone);
-    return tb_arena_printf(a, "%s <%s>", s_str(c->name), s_str(c->email));
+        return notification_text_add(tx, a, lang, "contact.phone", v, out);
+    return 0;
 }
 
 static void s_format_date(int64_t ms, char out[32])
@@ -150,8 +190,50 @@ static Techbridge__Notification *s_new(tb_arena_t *a, const Techbridge__Event *e
     return n;
 }
 
-static int s_map_request(tb_arena_t *a, const Techbridge__Event *ev,
-                         Techbridge__Notification **items)
+/*  The text of a request notification in `lang` into *out: the main template,
+    then the optional parts the event carries. Returns 0 or -1 (arena full). */
+static int s_request_text(const notification_text_t *tx, tb_arena_t *a, tb_lang_t lang,
+                          const Techbridge__Event *ev, int kind, char **out)
+{
+    const Techbridge__Request *r = ev->request;
+    const char *v[NOTIFICATION_P_COUNT] = {
+        [NOTIFICATION_P_KIND] = s_word(tx, a, lang,
+                                       r->kind == TECHBRIDGE__KIND__OFFER ? "kind.offer"
+                                                                          : "kind.need"),
+        [NOTIFICATION_P_TITLE] = s_str(r->title),
+        [NOTIFICATION_P_ID] = r->id,
+    };
+    if (!v[NOTIFICATION_P_KIND])
+        return -1;
+    *out = NULL;
+    if (kind == TECHBRIDGE__NOTIFICATION_KIND__REQUEST_EXPIRING) {
+        char date[32];
+        s_format_date(r->expires_at, date);
+        v[NOTIFICATION_P_DATE] = date;
+        return notification_text_add(tx, a, lang, "expiring", v, out);
+    }
+    if (!(v[NOTIFICATION_P_STATUS] = s_status(tx, a, lang, r->status)) ||
+        notification_text_add(tx, a, lang, "status_changed", v, out) != 0)
+        return -1;
+    if (ev->from_status != TECHBRIDGE__STATUS__STATUS_UNSPECIFIED &&
+        (!(v[NOTIFICATION_P_FROM_STATUS] = s_status(tx, a, lang, ev->from_status)) ||
+         notification_text_add(tx, a, lang, "status_changed.was", v, out) != 0))
+        return -1;
+    if (ev->actor && *ev->actor) {
+        v[NOTIFICATION_P_ACTOR] = ev->actor;
+        if (notification_text_add(tx, a, lang, "status_changed.by", v, out) != 0)
+            return -1;
+    }
+    if (ev->reason && *ev->reason) {
+        v[NOTIFICATION_P_REASON] = ev->reason;
+        if (notification_text_add(tx, a, lang, "status_changed.reason", v, out) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int s_map_request(const notification_text_t *tx, tb_arena_t *a,
+                         const Techbridge__Event *ev, Techbridge__Notification **items)
 {
     const Techbridge__Request *r = ev->request;
     if (!r || !r->org || !tb_valid_org_id(r->org->id) || !r->id || !*r->id)
@@ -163,69 +245,58 @@ static int s_map_request(tb_arena_t *a, const Techbridge__Event *ev,
     if (!n)
         return -2;
     n->request = (Techbridge__Request *)r;
-    if (kind == TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED) {
-        char *text = tb_arena_printf(
-            a, "Your %s \"%s\" (%s) is now %s",
-            r->kind == TECHBRIDGE__KIND__OFFER ? "offer" : "need", s_str(r->title), r->id,
-            s_enum_name(&techbridge__status__descriptor, r->status));
-        if (text && ev->from_status != TECHBRIDGE__STATUS__STATUS_UNSPECIFIED)
-            text = tb_arena_printf(
-                a, "%s (was %s)", text,
-                s_enum_name(&techbridge__status__descriptor, ev->from_status));
-        if (text && ev->actor && *ev->actor)
-            text = tb_arena_printf(a, "%s, by %s", text, ev->actor);
-        if (text && ev->reason && *ev->reason)
-            text = tb_arena_printf(a, "%s: %s", text, ev->reason);
-        n->text = text;
-    } else {
-        char date[32];
-        s_format_date(r->expires_at, date);
-        n->text =
-            tb_arena_printf(a,
-                            "Your %s \"%s\" (%s) expires at %s; renew it to keep it "
-                            "published",
-                            r->kind == TECHBRIDGE__KIND__OFFER ? "offer" : "need",
-                            s_str(r->title), r->id, date);
-    }
-    if (!n->text)
+    /* The owner's preferred language; an org that never chose one reads the
+       language it writes its requests in. */
+    tb_lang_t lang = s_lang(r->org->language, s_lang(r->language, TB_LANG_EN));
+    if (s_request_text(tx, a, lang, ev, kind, &n->text) != 0)
         return -2;
     items[0] = n;
     return 1;
 }
 
-static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
+static int s_map_match(const notification_text_t *tx, tb_lang_t operators,
+                       tb_arena_t *a, const Techbridge__Event *ev,
                        Techbridge__Notification **items)
 {
     const Techbridge__Match *m = ev->match;
     if (!m || !m->id || !*m->id || !m->offer || !m->need)
         return -1;
     const Techbridge__Party *o = m->offer, *nd = m->need;
-    const char *otitle = s_str(o->title), *ntitle = s_str(nd->title);
+    const char *v[NOTIFICATION_P_COUNT] = {
+        [NOTIFICATION_P_MATCH_ID] = m->id,
+        [NOTIFICATION_P_SCORE] = tb_arena_printf(a, "%.2f", m->score),
+        [NOTIFICATION_P_OFFER_TITLE] = s_str(o->title),
+        [NOTIFICATION_P_OFFER_ORG] = s_party_org(o),
+        [NOTIFICATION_P_NEED_TITLE] = s_str(nd->title),
+        [NOTIFICATION_P_NEED_ORG] = s_party_org(nd),
+    };
+    if (!v[NOTIFICATION_P_SCORE])
+        return -2;
     int count = 0;
     if (ev->type == TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED) {
         if (!o->org || !nd->org || !tb_valid_org_id(o->org->id) ||
             !tb_valid_org_id(nd->org->id))
             return -1;
-        char *oc = s_contact(a, o), *nc = s_contact(a, nd);
-        if (!oc || !nc)
-            return -2;
-        char *text = tb_arena_printf(
-            a,
-            "Introduction (match %s, score %.2f): offer \"%s\" by %s, contact %s; "
-            "need \"%s\" by %s, contact %s",
-            m->id, m->score, otitle, s_party_org(o), oc, ntitle, s_party_org(nd), nc);
-        if (!text)
-            return -2;
-        const char *recipients[2] = {o->org->id, nd->org->id};
+        const Techbridge__Party *recipients[2] = {o, nd};
         for (int i = 0; i < 2; i++) {
-            if (i == 1 && strcmp(recipients[0], recipients[1]) == 0)
+            const char *to = recipients[i]->org->id;
+            if (i == 1 && strcmp(o->org->id, to) == 0)
                 break; /* never happens (same-org pairs are not matched), but once only */
             Techbridge__Notification *n =
-                s_new(a, ev, recipients[i], TECHBRIDGE__NOTIFICATION_KIND__MATCH_ACCEPTED,
-                      m->id, m->version);
+                s_new(a, ev, to, TECHBRIDGE__NOTIFICATION_KIND__MATCH_ACCEPTED, m->id,
+                      m->version);
             if (!n)
                 return -2;
-            n->text = text;
+            /* Each organisation reads the introduction in its own language,
+               contacts included ("tel.", "no contact given"). */
+            tb_lang_t lang = s_lang(recipients[i]->org->language, TB_LANG_EN);
+            char *oc = NULL, *nc = NULL;
+            if (s_contact(tx, a, lang, o, &oc) != 0 || s_contact(tx, a, lang, nd, &nc) != 0)
+                return -2;
+            v[NOTIFICATION_P_OFFER_CONTACT] = oc;
+            v[NOTIFICATION_P_NEED_CONTACT] = nc;
+            if (notification_text_add(tx, a, lang, "match_accepted", v, &n->text) != 0)
+                return -2;
             n->match = (Techbridge__Match *)m;
             items[count++] = n;
         }
@@ -239,21 +310,18 @@ static int s_map_match(tb_arena_t *a, const Techbridge__Event *ev,
     if (!n)
         return -2;
     n->match = (Techbridge__Match *)m;
-    if (kind == TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED)
-        n->text = tb_arena_printf(
-            a,
-            "Match %s proposed (score %.2f): offer \"%s\" by %s and need "
-            "\"%s\" by %s",
-            m->id, m->score, otitle, s_party_org(o), ntitle, s_party_org(nd));
-    else if (m->reason && *m->reason)
-        n->text =
-            tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\": %s",
-                            m->id, otitle, ntitle, m->reason);
-    else
-        n->text = tb_arena_printf(a, "Match %s declined: offer \"%s\" and need \"%s\"",
-                                  m->id, otitle, ntitle);
-    if (!n->text)
-        return -2;
+    if (kind == TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED) {
+        if (notification_text_add(tx, a, operators, "match_proposed", v, &n->text) != 0)
+            return -2;
+    } else {
+        if (notification_text_add(tx, a, operators, "match_declined", v, &n->text) != 0)
+            return -2;
+        v[NOTIFICATION_P_REASON] = m->reason;
+        if (m->reason && *m->reason &&
+            notification_text_add(tx, a, operators, "match_declined.reason", v,
+                                  &n->text) != 0)
+            return -2;
+    }
     items[0] = n;
     return 1;
 }
@@ -282,7 +350,8 @@ bool notification_core_wants(const Techbridge__Event *event, void *arg)
     return s_about(event->type) != S_ABOUT_NOTHING;
 }
 
-int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
+int notification_map_event(const notification_text_t *text, tb_lang_t operators,
+                           tb_arena_t *arena, const Techbridge__Event *event,
                            Techbridge__Notification ***out)
 {
     *out = NULL;
@@ -294,10 +363,10 @@ int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
     int n = 0;
     switch (s_about(event->type)) {
     case S_ABOUT_REQUEST:
-        n = s_map_request(arena, event, items);
+        n = s_map_request(text, arena, event, items);
         break;
     case S_ABOUT_MATCH:
-        n = s_map_match(arena, event, items);
+        n = s_map_match(text, operators, arena, event, items);
         break;
     case S_ABOUT_NOTHING:
         break;
@@ -389,6 +458,17 @@ notification_core_t *notification_core_new(tb_db_t *db, size_t reply_budget, boo
     self->requests.name = TB_STREAM_REQUESTS;
     self->matches.core = self;
     self->matches.name = TB_STREAM_MATCHES;
+    self->operators_lang = TB_LANG_EN;
+    /* The templates are data: whatever is wrong with them stops the service
+       here, not at the first notification that needs the broken one. */
+    char err[512];
+    if (!(self->text = notification_text_new()) ||
+        notification_text_load_embedded(self->text, err, sizeof err) != 0) {
+        tb_error("notification.templates_invalid", NULL,
+                 TB_S("error", self->text ? err : "out of memory"));
+        notification_core_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -407,8 +487,14 @@ void notification_core_destroy(notification_core_t **self_p)
     notification_core_t *self = *self_p;
     s_stream_clear(&self->requests);
     s_stream_clear(&self->matches);
+    notification_text_destroy(&self->text);
     free(self);
     *self_p = NULL;
+}
+
+void notification_core_set_operators_lang(notification_core_t *self, tb_lang_t lang)
+{
+    self->operators_lang = lang;
 }
 
 int notification_core_set_pub(notification_core_t *self, void *xpub)
@@ -447,7 +533,8 @@ int notification_core_apply(tb_db_t *db, const Techbridge__Event *event, void *a
     if (!arena)
         return -1;
     Techbridge__Notification **items = NULL;
-    int n = notification_map_event(arena, event, &items);
+    int n = notification_map_event(st->core->text, st->core->operators_lang, arena, event,
+                                   &items);
     if (n == -1) {
         /* Retrying cannot help a malformed event; skip it loudly. */
         tb_error("notification.event_malformed", cid, TB_S("stream", st->name),

@@ -17,9 +17,11 @@
 #include <stddef.h>
 
 #include "feed.pb-c.h"
+#include "notification_text.h"
 #include "tb_arena.h"
 #include "tb_call.h"
 #include "tb_service.h"
+#include "tb_text.h"
 
 /*  The recipient of operator notifications. */
 #define NOTIFICATION_OPERATORS "operators"
@@ -36,9 +38,15 @@ typedef struct notification_stream_t notification_stream_t;
     `reply_budget`: the most bytes of notifications one ListNotifications reply
     carries (a page then holds fewer than `limit`; the client continues after the
     last seq it got). `keyed`: CURVE keys are configured, so XPUB subscriptions are
-    checked against the subscriber's role. NULL when out of memory. */
+    checked against the subscriber's role. Loads the notification templates
+    (notification_text_load_embedded). NULL when out of memory or when a template
+    file is broken (logged, naming file, line and problem). */
 notification_core_t *notification_core_new(tb_db_t *db, size_t reply_budget, bool keyed);
 void notification_core_destroy(notification_core_t **self_p);
+
+/*  The language of the operators' notifications (MATCH_PROPOSED,
+    MATCH_DECLINED); English until set. */
+void notification_core_set_operators_lang(notification_core_t *self, tb_lang_t lang);
 
 /*  The XPUB socket notifications are published on (owned by the service). With
     `keyed`, sets ZMQ_XPUB_MANUAL so that each subscription is admitted by
@@ -70,10 +78,14 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
 /* ---- pure parts, for unit tests ---- */
 
 /*  Maps one event to the notifications it causes (SPEC section 4), built in the
-    arena without seq and created_at. Events that notify nobody give 0. Returns
-    the count (>= 0), or -1 when the event lacks what its type needs (a malformed
-    event: logged by the caller and skipped) or the arena is full. */
-int notification_map_event(tb_arena_t *arena, const Techbridge__Event *event,
+    arena without seq and created_at, each text from `text`'s templates in its
+    recipient's language: for a request, its org's language, else the request's,
+    else English; for MATCH_ACCEPTED, each party's org language, else English;
+    for operators, `operators`. Events that notify nobody give 0. Returns the
+    count (>= 0), -1 when the event lacks what its type needs (a malformed event:
+    logged by the caller and skipped), or -2 when the arena is full. */
+int notification_map_event(const notification_text_t *text, tb_lang_t operators,
+                           tb_arena_t *arena, const Techbridge__Event *event,
                            Techbridge__Notification ***out);
 
 /*  True when `recipient` names a recipient: "operators" or a valid org id. */

@@ -1,20 +1,38 @@
 /*  notification_core's pure parts: event -> notifications, recipients, who may
-    read and subscribe. */
+    read and subscribe; notification_text: the templates of every language
+    (this is the validator of deploy/notifications/*.txt) and their rendering. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "notification_core.h"
+#include "notification_text.h"
+#include "tb_embedded.h"
+#include "tb_valid.h"
 
 static tb_arena_t *s_arena;
+static notification_text_t *s_text;
+static tb_lang_t s_operators = TB_LANG_EN;
 
 static void s_init(void)
 {
     s_arena = tb_arena_new(0);
+    s_text = notification_text_new();
+    char err[512] = "";
+    cr_assert_eq(notification_text_load_embedded(s_text, err, sizeof err), 0, "%s", err);
+    s_operators = TB_LANG_EN;
 }
 
 static void s_fini(void)
 {
+    notification_text_destroy(&s_text);
     tb_arena_destroy(&s_arena);
+}
+
+static int s_map(const Techbridge__Event *ev, Techbridge__Notification ***out)
+{
+    return notification_map_event(s_text, s_operators, s_arena, ev, out);
 }
 
 TestSuite(notification_map, .init = s_init, .fini = s_fini);
@@ -72,9 +90,7 @@ Test(notification_map, status_change_to_owner)
 {
     Techbridge__Notification **n = NULL;
     cr_assert_eq(
-        notification_map_event(
-            s_arena,
-            s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED), &n),
+        s_map(s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED), &n),
         1);
     cr_assert_str_eq(n[0]->recipient, "acme");
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_STATUS_CHANGED);
@@ -89,8 +105,7 @@ Test(notification_map, expiring_to_owner)
 {
     Techbridge__Notification **n = NULL;
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING), &n),
+        s_map(s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EXPIRING), &n),
         1);
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__REQUEST_EXPIRING);
     cr_assert_str_eq(n[0]->recipient, "acme");
@@ -100,8 +115,7 @@ Test(notification_map, accepted_to_both_orgs_with_both_contacts)
 {
     Techbridge__Notification **n = NULL;
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED), &n),
+        s_map(s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED), &n),
         2);
     cr_assert_str_eq(n[0]->recipient, "cn-org");
     cr_assert_str_eq(n[1]->recipient, "by-org");
@@ -118,14 +132,12 @@ Test(notification_map, proposed_and_declined_to_operators)
 {
     Techbridge__Notification **n = NULL;
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED), &n),
+        s_map(s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_PROPOSED), &n),
         1);
     cr_assert_str_eq(n[0]->recipient, "operators");
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__MATCH_PROPOSED);
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED), &n),
+        s_map(s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_DECLINED), &n),
         1);
     cr_assert_eq(n[0]->kind, TECHBRIDGE__NOTIFICATION_KIND__MATCH_DECLINED);
 }
@@ -133,18 +145,14 @@ Test(notification_map, proposed_and_declined_to_operators)
 Test(notification_map, other_events_notify_nobody)
 {
     Techbridge__Notification **n = NULL;
-    cr_assert_eq(notification_map_event(
-                     s_arena,
-                     s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED),
+    cr_assert_eq(s_map(s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED),
                      &n),
                  0);
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_UPDATED), &n),
+        s_map(s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_UPDATED), &n),
         0);
     cr_assert_eq(
-        notification_map_event(
-            s_arena, s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_RETIRED), &n),
+        s_map(s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_RETIRED), &n),
         0);
 }
 
@@ -154,12 +162,12 @@ Test(notification_map, malformed_events_are_refused)
     Techbridge__Event *ev =
         s_request_event(TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_STATUS_CHANGED);
     ev->request->org->id = (char *)"Bad Org";
-    cr_assert_eq(notification_map_event(s_arena, ev, &n), -1);
+    cr_assert_eq(s_map(ev, &n), -1);
     ev->request = NULL;
-    cr_assert_eq(notification_map_event(s_arena, ev, &n), -1);
+    cr_assert_eq(s_map(ev, &n), -1);
     Techbridge__Event *m = s_match_event(TECHBRIDGE__EVENT_TYPE__EVENT_MATCH_ACCEPTED);
     m->match->need = NULL;
-    cr_assert_eq(notification_map_event(s_arena, m, &n), -1);
+    cr_assert_eq(s_map(m, &n), -1);
 }
 
 Test(notification_rules, recipients_and_reading)

@@ -345,3 +345,58 @@ Test(score, shared_terms_capped_at_ten)
     cr_assert_eq(s_comp(&r, "text")->n_shared, MATCHING_SHARED_MAX);
     cr_assert_float_eq(s_comp(&r, "text")->value, 1.0, 1e-9);
 }
+
+/*  Cross-language: a Russian need and a Chinese offer share no word, only
+    concepts ("#" + id); text is the concept overlap, and the reason names
+    each shared concept with the words each side wrote. */
+Test(score, concepts_match_across_languages)
+{
+    static const char *const nt[] = {"сушк", "пиломатериал", "тверд", "#wood.drying",
+                                     "#wood.hardwood"};
+    static const char *const ot[] = {"干燥", "硬木", "锯材", "#wood.drying",
+                                     "#wood.hardwood", "#wood.vacuum_drying"};
+    static const char *const nc[] = {"wood.drying", "wood.hardwood"};
+    static const char *const np[] = {"сушка пиломатериалов", "твердых пород"};
+    static const char *const oc[] = {"wood.drying", "wood.hardwood", "wood.vacuum_drying"};
+    static const char *const op[] = {"锯材干燥", "硬木", "真空干燥"};
+    matching_side_t o = s_offer(), n = s_need();
+    o.terms = ot, o.n_terms = 6, o.concepts = oc, o.phrases = op, o.n_concepts = 3;
+    n.terms = nt, n.n_terms = 5, n.concepts = nc, n.phrases = np, n.n_concepts = 2;
+    matching_result_t r;
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &r), 0);
+    cr_assert(r.matchable);
+    const matching_reason_t *t = s_comp(&r, "text");
+    cr_assert_float_eq(t->value, 1.0, 1e-9, "every concept of the need is shared");
+    cr_assert_eq(t->n_shared, 0, "no shared word");
+    cr_assert_eq(t->n_concepts, 2);
+    bool drying = false;
+    for (size_t i = 0; i < t->n_concepts; i++)
+        if (strcmp(t->concepts[i], "wood.drying") == 0) {
+            drying = true;
+            cr_assert_str_eq(t->need_text[i], "сушка пиломатериалов");
+            cr_assert_str_eq(t->offer_text[i], "锯材干燥");
+        }
+    cr_assert(drying);
+    cr_assert_not_null(strstr(t->detail, "2 shared concepts"), "%s", t->detail);
+}
+
+/*  text is the better of words and concepts: adding concepts never lowers a
+    pair's text value, and a pair of unrelated concepts stays no match. */
+Test(score, concepts_never_lower_and_unrelated_stays_apart)
+{
+    matching_result_t words, both, apart;
+    matching_side_t o = s_offer(), n = s_need();
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &words), 0);
+    static const char *const ot[] = {"dri", "line", "wood", "rare1", "common1", "#a.x"};
+    static const char *const nt[] = {"dri", "line", "rare1", "common1", "kiln", "#a.y"};
+    o.terms = ot, o.n_terms = 6;
+    n.terms = nt, n.n_terms = 6;
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &both), 0);
+    cr_assert_geq(s_comp(&both, "text")->value, s_comp(&words, "text")->value);
+    static const char *const zt[] = {"钢材", "#mat.steel"};
+    static const char *const rt[] = {"сушк", "#wood.drying"};
+    o.terms = zt, o.n_terms = 2;
+    n.terms = rt, n.n_terms = 2;
+    cr_assert_eq(matching_score(&o, &n, &s_corpus, &apart), 0);
+    cr_assert_not(apart.matchable, "a Russian drying need is no match for a steel offer");
+}

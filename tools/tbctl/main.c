@@ -33,6 +33,7 @@ static const s_command_t s_commands[] = {
     {"watch", tbctl_cmd_watch},
     {"health", tbctl_cmd_health},
     {"keygen", tbctl_cmd_keygen},
+    {"thesaurus", tbctl_cmd_thesaurus},
 };
 
 static const s_command_t *s_find(const char *name)

@@ -17,7 +17,7 @@ enum {
     TBCTL_EXIT_UNAVAILABLE = 3 /* no reply within the timeout */
 };
 
-#define TBCTL_MAX_POS  4
+#define TBCTL_MAX_POS  32
 #define TBCTL_MAX_OPTS 16
 /*  The largest reply accepted (a page of 100 full requests fits easily). */
 #define TBCTL_MAX_REPLY (16u * 1024 * 1024)
@@ -35,6 +35,7 @@ typedef struct {
     const char *key_file;
     const char *server_key_arg;
     char server_key[41];
+    const char *lang; /* --lang: language of concept labels in reasons */
     bool json;
     bool help;
     int timeout_ms;
@@ -99,6 +100,9 @@ int tbctl_cmd_decide(tbctl_t *t);
 int tbctl_cmd_notifications(tbctl_t *t);
 int tbctl_cmd_ack(tbctl_t *t);
 int tbctl_cmd_health(tbctl_t *t);
+
+/* tbctl_thesaurus.c: thesaurus check (offline) and load (tb-matching). */
+int tbctl_cmd_thesaurus(tbctl_t *t);
 
 /* tbctl_watch.c */
 int tbctl_cmd_watch(tbctl_t *t);

@@ -23,13 +23,15 @@ static const s_global_t s_globals[] = {
     {"timeout", "TB_TIMEOUT", "5000"},
     {"key-file", "TB_KEY_FILE", NULL},
     {"server-key", "TB_SERVER_KEY", NULL},
+    {"lang", "TB_LANG", "en"},
 };
 #define S_NGLOBALS (sizeof s_globals / sizeof s_globals[0])
 
 /* Options that commands take (each with a value). */
 static const char *const s_cmd_opts[] = {"kind",    "status", "sector",     "org",
                                          "text",    "limit",  "page-token", "reason",
-                                         "version", "after",  NULL};
+                                         "version", "after",  "min-concepts",
+                                         NULL};
 
 int tbctl_usage_error(const char *msg, const char *detail)
 {
@@ -60,6 +62,9 @@ void tbctl_print_help(void)
         "  ack RECIPIENT SEQ                 acknowledge up to SEQ\n"
         "  watch RECIPIENT [--after SEQ]     catch up, then follow live\n"
         "  health                            each service's health and feed lag\n"
+        "  thesaurus check [--min-concepts N] FILE...\n"
+        "                                    validate thesaurus files (no server)\n"
+        "  thesaurus load FILE...            replace each file's source (operators)\n"
         "  keygen FILE                       write a new CURVE key pair (mode 0600,\n"
         "                                    never overwriting); prints the public line\n"
         "\n"
@@ -76,6 +81,8 @@ void tbctl_print_help(void)
         "                         characters, or a file with its \"public\" line)\n"
         "  --json                 print one JSON document on stdout\n"
         "  --timeout MS           TB_TIMEOUT, 5000 (reply deadline per call)\n"
+        "  --lang L               TB_LANG, en: language of concept names in match\n"
+        "                         reasons (en, ru, be, zh)\n"
         "  --help                 this text\n"
         "\n"
         "exit status: 0 ok, 1 error from the service (or invalid input file),\n"
@@ -186,6 +193,7 @@ static int s_apply_globals(tbctl_t *t, const char **values)
     t->actor_explicit = values[4] != NULL;
     t->key_file = values[6];
     t->server_key_arg = values[7];
+    t->lang = values[8];
     /* Open mode: the claim is the identity, operator by default. With keys the
        key decides; an explicit claim must match it, so none is sent by default. */
     t->actor = values[4] ? values[4] : t->key_file ? "" : "operator";

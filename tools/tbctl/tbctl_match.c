@@ -77,6 +77,7 @@ int tbctl_cmd_matches(tbctl_t *t)
     Techbridge__ListMatches lm = TECHBRIDGE__LIST_MATCHES__INIT;
     lm.request_id = (char *)t->pos[0];
     lm.limit = (int32_t)limit;
+    lm.lang = (char *)t->lang;
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
     req.list_matches = &lm;

@@ -78,6 +78,7 @@ void tbctl_print_request(const Techbridge__Request *r)
     printf("%-13s%lld\n", "version:", (long long)r->version);
     printf("%-13s%s\n", "external_ref:", s_str(r->external_ref));
     printf("%-13s%s\n", "title:", s_str(r->title));
+    printf("%-13s%s\n", "language:", r->language && *r->language ? r->language : "-");
     s_print_party_lines(r);
     printf("%-13s%s\n", "sector:", s_str(r->sector));
     s_print_list("keywords:", r->keywords, r->n_keywords);
@@ -124,6 +125,8 @@ void tbctl_print_page(const Techbridge__RequestPage *page)
                tbctl_enum_name(&techbridge__status__descriptor, r->status),
                s_str(r->sector), r->org ? s_str(r->org->id) : "-",
                s_clip(s_str(r->title), 60, clip, sizeof clip));
+        if (i < page->n_hits && page->hits[i]->found_by)
+            printf("%-36s  found by %s\n", "", page->hits[i]->found_by);
     }
     printf("(%zu request(s))\n", page->n_requests);
     if (page->next_page_token && *page->next_page_token)
