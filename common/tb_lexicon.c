@@ -158,11 +158,11 @@ static int s_arrays(const tb_thesaurus_t *th, tb_pgarray_t **a)
 static const char *const s_replace_sql[] = {
     "DELETE FROM thesaurus_concepts WHERE source = $1",
     "INSERT INTO thesaurus_concepts (id, source, sectors) "
-    "SELECT id, $1, s::text[] FROM unnest($2::text[], $3::text[]) AS c(id, s)",
+    "SELECT id, $1::text, s::text[] FROM unnest($2::text[], $3::text[]) AS c(id, s)",
     "INSERT INTO thesaurus_labels (concept_id, lang, ord, label) "
-    "SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[])",
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])",
     "INSERT INTO thesaurus_sources (source, file, concepts, loaded_by) "
-    "VALUES ($1, $2, $3::int, $4) ON CONFLICT (source) DO UPDATE SET "
+    "VALUES ($1::text, $2::text, $3::int, $4::text) ON CONFLICT (source) DO UPDATE SET "
     "file = EXCLUDED.file, concepts = EXCLUDED.concepts, loaded_at = now(), "
     "loaded_by = EXCLUDED.loaded_by",
     "UPDATE thesaurus_version SET version = version + 1 RETURNING version, "
@@ -177,7 +177,7 @@ static int s_replace(tb_db_t *db, const char *const *lit, const char *source,
     snprintf(count, sizeof count, "%zu", n);
     const char *del[] = {source};
     const char *concepts[] = {source, lit[0], lit[1]};
-    const char *labels[] = {source, lit[2], lit[3], lit[4], lit[5]};
+    const char *labels[] = {lit[2], lit[3], lit[4], lit[5]};
     const char *src[] = {source, file, count, actor};
     PGresult *r;
     if (!(r = tb_db_query(db, s_replace_sql[0], 1, del)))
@@ -186,7 +186,7 @@ static int s_replace(tb_db_t *db, const char *const *lit, const char *source,
     if (!(r = tb_db_query(db, s_replace_sql[1], 3, concepts)))
         return -1;
     PQclear(r);
-    if (!(r = tb_db_query(db, s_replace_sql[2], 5, labels)))
+    if (!(r = tb_db_query(db, s_replace_sql[2], 4, labels)))
         return -1;
     PQclear(r);
     if (!(r = tb_db_query(db, s_replace_sql[3], 4, src)))
