@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ubrk.h>
+#include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/uscript.h>
 #include <unicode/ustring.h>
@@ -347,6 +348,17 @@ static int s_push_word(s_run_t *run, const s_word_t *w)
     return 0;
 }
 
+static bool s_has_letter(const UChar *s, int32_t len)
+{
+    for (int32_t i = 0; i < len;) {
+        UChar32 c;
+        U16_NEXT(s, i, len, c);
+        if (u_isalpha(c))
+            return true;
+    }
+    return false;
+}
+
 /*  Segments self->norm[0..len) into run->words. */
 static int s_segment(s_run_t *run, int32_t len)
 {
@@ -360,6 +372,11 @@ static int s_segment(s_run_t *run, int32_t len)
     for (int32_t end = ubrk_next(self->brk); end != UBRK_DONE;
          start = end, end = ubrk_next(self->brk)) {
         int status = ubrk_getRuleStatus(self->brk);
+        /*  ICU calls a word that ends in digits a number ("co2", "pa6",
+            "iso9001"): with a letter in it, it is a word of technical text. */
+        if (status >= UBRK_WORD_NUMBER && status < UBRK_WORD_LETTER &&
+            s_has_letter(self->norm + start, end - start))
+            status = UBRK_WORD_LETTER;
         if (status < UBRK_WORD_LETTER) { /* spaces, punctuation, pure numbers */
             for (int32_t i = start; i < end; i++)
                 if (s_sentence_end(self->norm[i]))

@@ -121,6 +121,19 @@ Test(text, chinese_grams_make_any_word_findable)
     cr_assert_str_eq(one.query[0], "钢");
 }
 
+Test(text, words_with_digits_are_words_numbers_are_not)
+{
+    tb_text_result_t r = analyse("CO2 capture, PA6, ISO9001, 5G, 3D printing 2026 4.0",
+                                 TB_LANG_UNKNOWN, 0);
+    cr_assert(HAS_TERM(r, "co2"));
+    cr_assert(HAS_TERM(r, "pa6"));
+    cr_assert(HAS_TERM(r, "iso9001"));
+    cr_assert(HAS_TERM(r, "5g"));
+    cr_assert(HAS_TERM(r, "3d"));
+    cr_assert_not(HAS_TERM(r, "2026"));
+    cr_assert_not(HAS_TERM(r, "4.0"));
+}
+
 Test(text, normalisation_full_width_case_and_compatibility)
 {
     tb_text_result_t r = analyse("ＰＬＣ Ｃｏｎｔｒｏｌ ＫＩＬＮ", TB_LANG_UNKNOWN, 0);
