@@ -51,6 +51,8 @@ ALTER TABLE intake_requests
 DROP INDEX IF EXISTS intake_requests_search;
 ALTER TABLE intake_requests DROP COLUMN search;
 CREATE INDEX intake_requests_terms ON intake_requests USING gin (terms);
+-- What the re-analysis claims after a thesaurus load (or this migration).
+CREATE INDEX intake_requests_analysed ON intake_requests (analysed);
 
 -- tb-matching: the request's language and its organisation's, the concepts
 -- its text names and, per concept, the words that named it. `terms` now

@@ -60,6 +60,16 @@ void intake_core_handle_batch(tb_call_t *const *calls, size_t n, void *core);
     the same work twice. */
 void intake_core_sweep(tb_service_t *service, void *core);
 
+/*  Re-analysis (tb_timer_fn): requests whose search terms were made with an
+    older thesaurus than the database's now (after a load, or rows from before
+    the languages migration) are analysed again, INTAKE_REANALYSE_BATCH per
+    tick, claimed with SKIP LOCKED like the sweep. */
+#define INTAKE_REANALYSE_BATCH 200
+#define INTAKE_REANALYSE_MS    1000
+void intake_core_reanalyse(tb_service_t *service, void *core);
+/*  One re-analysis batch: the number of requests analysed again, or -1. */
+int intake_core_reanalyse_batch(intake_core_t *self);
+
 /*  One sweep at time `now_ms` (for the timer and for tests). Returns the number
     of requests expired plus those notified, or -1 on database failure (logged,
     rolled back). */

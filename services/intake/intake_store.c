@@ -141,6 +141,12 @@ static const s_stmt_t s_stmts[] = {
      " WHERE status = 'PUBLISHED' AND expires_at > " TS(1) " AND expires_at <= " TS(2)
      "   AND NOT expiring_notified"
      " ORDER BY expires_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED"},
+    {"intake_claim_unanalysed",
+     "SELECT " ROW_COLS " FROM intake_requests WHERE analysed < $1::bigint"
+     " ORDER BY analysed, id LIMIT $2::int FOR UPDATE SKIP LOCKED"},
+    {"intake_set_terms",
+     "UPDATE intake_requests SET language = $2, terms = $3::text[], analysed = $4::bigint"
+     " WHERE id = $1::uuid"},
     {"intake_sectors",
      "SELECT code FROM sectors ORDER BY code"},
     /* For the group commit's transaction only (LOCAL): its statements take
@@ -600,6 +606,29 @@ int intake_store_claim_expiring(tb_db_t *db, tb_arena_t *arena, int64_t now_ms,
     snprintf(lim, sizeof lim, "%d", limit);
     const char *p[] = {now, horizon, lim};
     return s_many(db, arena, "intake_claim_expiring", 3, p, out, NULL, count);
+}
+
+int intake_store_claim_unanalysed(tb_db_t *db, tb_arena_t *arena, int64_t version,
+                                  int limit, Techbridge__Request ***out, size_t *count)
+{
+    char v[24], lim[16];
+    snprintf(v, sizeof v, "%" PRId64, version);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *p[] = {v, lim};
+    return s_many(db, arena, "intake_claim_unanalysed", 2, p, out, NULL, count);
+}
+
+int intake_store_set_terms(tb_db_t *db, const Techbridge__Request *req,
+                           const intake_text_t *text)
+{
+    char analysed[24];
+    snprintf(analysed, sizeof analysed, "%" PRId64, text->analysed);
+    const char *p[] = {req->id, req->language, text->terms, analysed};
+    PGresult *r = tb_db_exec(db, "intake_set_terms", 4, p);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
 }
 
 int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count)

@@ -154,6 +154,15 @@ int intake_store_claim_expiring(tb_db_t *db, tb_arena_t *arena, int64_t now_ms,
                                 int64_t horizon_ms, int limit, Techbridge__Request ***out,
                                 size_t *count);
 
+/*  Claims up to `limit` requests analysed with a thesaurus older than
+    `version` (FOR UPDATE SKIP LOCKED, in the caller's transaction). */
+int intake_store_claim_unanalysed(tb_db_t *db, tb_arena_t *arena, int64_t version,
+                                  int limit, Techbridge__Request ***out, size_t *count);
+/*  Stores a request's language and search terms as analysed again (content
+    and version untouched). */
+int intake_store_set_terms(tb_db_t *db, const Techbridge__Request *req,
+                           const intake_text_t *text);
+
 /*  The codes of the `sectors` table (heap: free with intake_store_free_sectors). */
 int intake_store_load_sectors(tb_db_t *db, char ***codes, size_t *count);
 void intake_store_free_sectors(char **codes, size_t count);

@@ -1,6 +1,7 @@
 /*  intake_terms: what tb-intake stores of a request's text for search, and
     what a search asks for, both made by the one analyser (tb_text). */
 #include "intake_internal.h"
+#include "tb_log.h"
 #include "tb_pgarray.h"
 
 /*  The parts of a request's text the analyser reads: title, keywords, summary. */
@@ -66,6 +67,53 @@ int intake_terms(intake_core_t *self, tb_arena_t *arena, Techbridge__Request *re
     tb_pgarray_destroy(&a);
     out->analysed = tb_lexicon_version(self->lexicon);
     return out->terms ? 0 : -1;
+}
+
+static int s_reanalyse_fail(tb_db_t *db)
+{
+    tb_error("intake.reanalyse_failed", NULL, TB_S("sqlstate", tb_db_sqlstate(db)),
+             TB_S("error", tb_db_message(db)));
+    tb_db_rollback(db);
+    return -1;
+}
+
+int intake_core_reanalyse_batch(intake_core_t *self)
+{
+    if (intake_ready(self) != 0)
+        return -1;
+    tb_lexicon_refresh(self->lexicon, self->db, false);
+    int64_t version = tb_lexicon_version(self->lexicon);
+    tb_arena_t *a = tb_arena_new(64u << 20);
+    if (!a || version < 0 || tb_db_begin(self->db) != 0) {
+        tb_arena_destroy(&a);
+        return -1;
+    }
+    Techbridge__Request **list = NULL;
+    size_t n = 0;
+    int rc = intake_store_claim_unanalysed(self->db, a, version, INTAKE_REANALYSE_BATCH,
+                                           &list, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        intake_text_t text;
+        rc = intake_terms(self, a, list[i], &text) == 0 &&
+                     intake_store_set_terms(self->db, list[i], &text) == 0
+                 ? 0
+                 : -1;
+    }
+    if (rc != 0 || tb_db_commit(self->db) != 0) {
+        tb_arena_destroy(&a);
+        return s_reanalyse_fail(self->db);
+    }
+    if (n)
+        tb_info("intake.reanalysed", NULL, TB_I("requests", (int64_t)n),
+                TB_I("thesaurus_version", version));
+    tb_arena_destroy(&a);
+    return (int)n;
+}
+
+void intake_core_reanalyse(tb_service_t *service, void *core)
+{
+    (void)service;
+    intake_core_reanalyse_batch(core);
 }
 
 int intake_query_terms(intake_core_t *self, tb_arena_t *arena, const char *text,

@@ -69,7 +69,9 @@ int main(int argc, char **argv)
                tb_service_serve_feed(service, TB_STREAM_REQUESTS,
                                      tb_config_get(config, "feed")) != 0 ||
                tb_service_every(service, (int)sweep_s * 1000, intake_core_sweep, core) !=
-                   0)
+                   0 ||
+               tb_service_every(service, INTAKE_REANALYSE_MS, intake_core_reanalyse,
+                                core) != 0)
         code = 1; /* logged by the runtime */
     else
         code = tb_service_run(service) == 0 ? 0 : 1;

@@ -219,6 +219,15 @@ Test(languages, thesaurus_loads_are_checked_whole_and_reach_running_services,
                                 "AND analysed = %lld",
                                 zh->id, (long long)(version + 1));
     cr_assert_eq(fx_count(sql), 1, "analysed with the reloaded thesaurus");
+
+    /*  A request stored before a load (or before the languages migration) is
+        analysed again in the background: its search terms get the concepts. */
+    char *forget = tb_arena_printf(g_arena,
+                                   "UPDATE intake_requests SET terms = '{}', "
+                                   "analysed = -1 WHERE id = '%s'",
+                                   zh->id);
+    cr_assert_eq(tb_test_sql_exec(g_db, forget), 0);
+    wait_sql(sql, 1, 10000);
 }
 
 Test(languages, language_codes_are_checked, .init = setup, .fini = teardown,
