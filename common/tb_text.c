@@ -306,6 +306,18 @@ static size_t s_fold_be(char *w)
     return (size_t)(out - (unsigned char *)w);
 }
 
+/*  An abbreviation in the plural (plcs, crms, ecgs): ASCII, no vowel, more
+    than two letters, a final s. */
+static bool s_acronym_plural(const char *w, size_t len)
+{
+    if (len < 4 || w[len - 1] != 's')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)w[i] >= 0x80 || strchr("aeiouy", w[i]))
+            return false;
+    return true;
+}
+
 /*  The term of a word (UTF-8, normalised) of `script`, or NULL for a stop
     word; *err on failure. */
 static char *s_term(s_run_t *run, char *w, s_script_t script, bool *err)
@@ -319,6 +331,10 @@ static char *s_term(s_run_t *run, char *w, s_script_t script, bool *err)
     if (!st)
         return w;
     size_t len = strlen(w);
+    if (script == S_LATIN && s_acronym_plural(w, len)) {
+        w[len - 1] = '\0'; /* PLCs -> plc: Snowball leaves words without vowels */
+        return w;
+    }
     if (script == S_CYRILLIC && run->lang == TB_LANG_BE)
         len = s_fold_be(w);
     const sb_symbol *stem = sb_stemmer_stem(st, (const sb_symbol *)w, (int)len);

@@ -131,6 +131,9 @@ Test(text, words_with_digits_are_words_numbers_are_not)
     cr_assert(HAS_TERM(r, "5g"));
     cr_assert(HAS_TERM(r, "3d"));
     cr_assert_not(HAS_TERM(r, "2026"));
+    tb_text_result_t pl = analyse("PLCs and CRMs", TB_LANG_UNKNOWN, 0);
+    cr_assert(HAS_TERM(pl, "plc"), "an abbreviation's plural is the abbreviation");
+    cr_assert(HAS_TERM(pl, "crm"));
     cr_assert_not(HAS_TERM(r, "4.0"));
 }
 
