@@ -541,16 +541,23 @@ static int s_add_concepts(s_run_t *run, s_set_t *concepts, const uint32_t *ids, 
 }
 
 /*  Word labels: at each word, the longest window of words of one sentence
-    whose sorted terms are a label's key. */
+    whose sorted terms are a label's key. A window holds only words that some
+    label has, so most words cost one look-up. */
 static int s_word_concepts(s_run_t *run, s_set_t *concepts)
 {
     const tb_thesaurus_t *th = run->self->thesaurus;
     size_t max = tb_thesaurus_max_words(th);
+    bool *known = tb_arena_alloc(run->arena, run->n_words + 1);
+    if (!known)
+        return -1;
+    for (size_t i = 0; i < run->n_words; i++)
+        known[i] = tb_thesaurus_has_word(th, run->words[i].term);
     for (size_t i = 0; i < run->n_words; i++) {
-        for (size_t n = max; n >= 1; n--) {
-            if (i + n > run->n_words ||
-                run->words[i + n - 1].sentence != run->words[i].sentence)
-                continue;
+        size_t span = 0;
+        while (span < max && i + span < run->n_words && known[i + span] &&
+               run->words[i + span].sentence == run->words[i].sentence)
+            span++;
+        for (size_t n = span; n >= 1; n--) {
             char key[S_KEY_MAX];
             size_t key_len = s_window_key(run->words + i, n, key);
             const uint32_t *ids;
@@ -597,23 +604,31 @@ static int s_han_run(s_run_t *run, int32_t start, int32_t end, s_han_run_t *out)
     return 0;
 }
 
-/*  Chinese labels anywhere in the run: at each character the longest. */
+/*  Chinese labels anywhere in the run: at each character the longest,
+    extending a candidate only while it is a prefix of some label. */
 static int s_han_concepts(s_run_t *run, const s_han_run_t *h, s_set_t *concepts)
 {
     const tb_thesaurus_t *th = run->self->thesaurus;
-    int32_t max = (int32_t)tb_thesaurus_max_han(th);
-    for (int32_t s = 0; s + 1 < h->n; s++)
-        for (int32_t n = max < h->n - s ? max : h->n - s; n >= 2; n--) {
+    for (int32_t s = 0; s + 1 < h->n; s++) {
+        const uint32_t *best = NULL;
+        size_t n_best = 0;
+        int32_t best_n = 0;
+        for (int32_t n = 2; s + n <= h->n; n++) {
+            const char *at = h->utf8 + h->at[s];
+            size_t len = (size_t)(h->at[s + n] - h->at[s]);
             const uint32_t *ids;
             size_t n_ids;
-            tb_thesaurus_lookup(th, h->utf8 + h->at[s], (size_t)(h->at[s + n] - h->at[s]),
-                                true, &ids, &n_ids);
+            tb_thesaurus_lookup(th, at, len, true, &ids, &n_ids);
             if (n_ids) {
-                if (s_add_concepts(run, concepts, ids, n_ids, h->u16[s], h->u16[s + n]))
-                    return -1;
-                break;
+                best = ids, n_best = n_ids, best_n = n;
             }
+            if (!tb_thesaurus_han_prefix(th, at, len))
+                break;
         }
+        if (best &&
+            s_add_concepts(run, concepts, best, n_best, h->u16[s], h->u16[s + best_n]))
+            return -1;
+    }
     return 0;
 }
 

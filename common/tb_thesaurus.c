@@ -22,7 +22,9 @@ typedef struct {
 } s_concept_t;
 
 /*  What an index key is: a word label's key, a Chinese label, a concept id. */
-enum { S_KEY_WORDS, S_KEY_HAN, S_KEY_ID };
+/*  Also two filters that let the analyser stop early: every proper prefix of
+    a Chinese label, and every word of a word label. */
+enum { S_KEY_WORDS, S_KEY_HAN, S_KEY_ID, S_KEY_HAN_PREFIX, S_KEY_WORD };
 
 /*  Index slot: one key and the concepts that have it (a run of postings). */
 typedef struct {
@@ -500,6 +502,21 @@ static s_slot_t *s_slot(const tb_thesaurus_t *self, const char *key, size_t len,
     }
 }
 
+static bool s_has(const tb_thesaurus_t *self, const char *key, size_t len, int kind)
+{
+    return self->indexed && self->n_slots && s_slot(self, key, len, kind)->key;
+}
+
+bool tb_thesaurus_han_prefix(const tb_thesaurus_t *self, const char *s, size_t len)
+{
+    return s_has(self, s, len, S_KEY_HAN_PREFIX);
+}
+
+bool tb_thesaurus_has_word(const tb_thesaurus_t *self, const char *term)
+{
+    return s_has(self, term, strlen(term), S_KEY_WORD);
+}
+
 void tb_thesaurus_lookup(const tb_thesaurus_t *self, const char *key, size_t len,
                          bool han, const uint32_t **ids, size_t *n)
 {
@@ -529,38 +546,75 @@ static int s_cmp_entry(const void *a, const void *b)
     return c ? c : (x->concept > y->concept) - (x->concept < y->concept);
 }
 
-/*  Every (key, concept) of every label, and each concept's id. */
+typedef struct {
+    s_entry_t *v;
+    size_t n, cap;
+} s_entries_t;
+
+static int s_push(s_entries_t *e, char *key, int kind, uint32_t concept)
+{
+    if (!key)
+        return -1;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 1024;
+        s_entry_t *p = realloc(e->v, cap * sizeof *p);
+        if (!p)
+            return -1;
+        e->v = p;
+        e->cap = cap;
+    }
+    e->v[e->n++] = (s_entry_t){key, kind, concept};
+    return 0;
+}
+
+/*  The filter entries of a label's key: its Chinese prefixes, or its words. */
+static int s_filters(tb_thesaurus_t *self, s_entries_t *e, const char *key, bool han,
+                     uint32_t concept)
+{
+    size_t len = strlen(key);
+    if (han) {
+        int32_t at = 0, chars = 0;
+        while (at < (int32_t)len) {
+            U8_FWD_1(key, at, (int32_t)len);
+            if (++chars >= 2 && at < (int32_t)len &&
+                s_push(e, tb_arena_strndup(self->arena, key, (size_t)at),
+                       S_KEY_HAN_PREFIX, concept))
+                return -1;
+        }
+        return 0;
+    }
+    for (const char *w = key; *w;) {
+        size_t n = strcspn(w, " ");
+        if (s_push(e, tb_arena_strndup(self->arena, w, n), S_KEY_WORD, concept))
+            return -1;
+        w += n + (w[n] == ' ');
+    }
+    return 0;
+}
+
+/*  Every (key, concept) of every label, its filters, and each concept's id. */
 static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e,
                      s_entry_t **out, size_t *n_out)
 {
-    size_t cap = self->n, n = 0;
-    for (size_t i = 0; i < self->n; i++)
-        for (int l = 1; l < TB_LANG_COUNT; l++)
-            cap += self->concepts[i].n_labels[l];
-    s_entry_t *entries = malloc((cap ? cap : 1) * sizeof *entries);
-    if (!entries)
-        return -1;
+    s_entries_t all = {0};
     for (size_t i = 0; i < self->n; i++) {
         s_concept_t *c = &self->concepts[i];
-        entries[n++] = (s_entry_t){c->id, S_KEY_ID, (uint32_t)i};
+        if (s_push(&all, c->id, S_KEY_ID, (uint32_t)i))
+            goto fail;
         for (int l = 1; l < TB_LANG_COUNT; l++)
             for (size_t k = 0; k < c->n_labels[l]; k++) {
                 char *key;
                 bool han;
                 size_t words;
                 if (tb_text_label_key(an, self->arena, c->labels[l][k], (tb_lang_t)l,
-                                      &key, &han, &words)) {
-                    free(entries);
-                    return -1;
-                }
+                                      &key, &han, &words))
+                    goto fail;
                 if (!key) {
                     if (s_error(e, *c->file ? c->file : c->source, c->line,
                                 "label \"%s\" of %s analyses to nothing (stop words "
                                 "only) or to more than %d words",
-                                c->labels[l][k], c->id, TB_THESAURUS_WORDS_MAX)) {
-                        free(entries);
-                        return -1;
-                    }
+                                c->labels[l][k], c->id, TB_THESAURUS_WORDS_MAX))
+                        goto fail;
                     continue;
                 }
                 size_t size = han ? strlen(key) : words; /* bytes; chars below */
@@ -574,12 +628,17 @@ static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e,
                 } else if (words > self->max_words) {
                     self->max_words = words;
                 }
-                entries[n++] = (s_entry_t){key, han ? S_KEY_HAN : S_KEY_WORDS, (uint32_t)i};
+                if (s_push(&all, key, han ? S_KEY_HAN : S_KEY_WORDS, (uint32_t)i) ||
+                    s_filters(self, &all, key, han, (uint32_t)i))
+                    goto fail;
             }
     }
-    *out = entries;
-    *n_out = n;
+    *out = all.v;
+    *n_out = all.n;
     return 0;
+fail:
+    free(all.v);
+    return -1;
 }
 
 /*  The public view of each concept. */

@@ -73,6 +73,11 @@ int tb_thesaurus_index(tb_thesaurus_t *self, tb_text_t *analyser, char **errors)
     indices for tb_thesaurus_concept: *n of them at *ids (none: 0). */
 void tb_thesaurus_lookup(const tb_thesaurus_t *self, const char *key, size_t len,
                          bool han, const uint32_t **ids, size_t *n);
+/*  Filters that let a search stop early: whether `s` (len bytes) is a proper
+    prefix of some Chinese label; whether `term` is a word of some word label. */
+bool tb_thesaurus_han_prefix(const tb_thesaurus_t *self, const char *s, size_t len);
+bool tb_thesaurus_has_word(const tb_thesaurus_t *self, const char *term);
+
 /*  The most words of a word label, the most characters of a Chinese label. */
 size_t tb_thesaurus_max_words(const tb_thesaurus_t *self);
 size_t tb_thesaurus_max_han(const tb_thesaurus_t *self);

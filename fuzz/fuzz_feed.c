@@ -17,6 +17,9 @@
 
 #ifdef TB_FUZZ_NOTIFICATION
 #include "notification_core.h"
+
+/*  Loaded once: the templates are ours, not input. */
+static notification_text_t *s_text;
 #endif
 
 /*  tb_feed.c's limits. */
@@ -73,8 +76,15 @@ static void s_event(const Techbridge__Event *ev)
 #ifdef TB_FUZZ_NOTIFICATION
     tb_arena_t *arena = tb_arena_new(S_APPLY_ARENA);
     FUZZ_CHECK(arena != NULL, "arena");
+    if (!s_text) {
+        s_text = notification_text_new();
+        FUZZ_CHECK(s_text && notification_text_load_embedded(s_text, NULL, 0) == 0,
+                   "notification templates");
+    }
+    /* The operators' language from the input, so every file's templates run. */
+    tb_lang_t operators = (tb_lang_t)(TB_LANG_EN + (int)((uint64_t)ev->seq % 4));
     Techbridge__Notification **items = NULL;
-    int n = notification_map_event(arena, ev, &items);
+    int n = notification_map_event(s_text, operators, arena, ev, &items);
     FUZZ_CHECK(n >= -2, "notification_map_event result");
     for (int i = 0; i < n; i++) {
         Techbridge__Notification *note = items[i];

@@ -134,8 +134,8 @@ static const char *s_word(const notification_text_t *tx, tb_arena_t *a, tb_lang_
 
 /*  The word for a status, or NULL (arena full). A status the templates have no
     word for (one added to the proto before its words) keeps its API name. */
-static const char *s_status(const notification_text_t *tx, tb_arena_t *a,
-                            tb_lang_t lang, int status)
+static const char *s_status(const notification_text_t *tx, tb_arena_t *a, tb_lang_t lang,
+                            int status)
 {
     const char *name = s_enum_name(&techbridge__status__descriptor, status);
     char *key = tb_arena_printf(a, "status.%s", name);
@@ -197,9 +197,8 @@ static int s_request_text(const notification_text_t *tx, tb_arena_t *a, tb_lang_
 {
     const Techbridge__Request *r = ev->request;
     const char *v[NOTIFICATION_P_COUNT] = {
-        [NOTIFICATION_P_KIND] = s_word(tx, a, lang,
-                                       r->kind == TECHBRIDGE__KIND__OFFER ? "kind.offer"
-                                                                          : "kind.need"),
+        [NOTIFICATION_P_KIND] = s_word(
+            tx, a, lang, r->kind == TECHBRIDGE__KIND__OFFER ? "kind.offer" : "kind.need"),
         [NOTIFICATION_P_TITLE] = s_str(r->title),
         [NOTIFICATION_P_ID] = r->id,
     };
@@ -254,9 +253,8 @@ static int s_map_request(const notification_text_t *tx, tb_arena_t *a,
     return 1;
 }
 
-static int s_map_match(const notification_text_t *tx, tb_lang_t operators,
-                       tb_arena_t *a, const Techbridge__Event *ev,
-                       Techbridge__Notification **items)
+static int s_map_match(const notification_text_t *tx, tb_lang_t operators, tb_arena_t *a,
+                       const Techbridge__Event *ev, Techbridge__Notification **items)
 {
     const Techbridge__Match *m = ev->match;
     if (!m || !m->id || !*m->id || !m->offer || !m->need)
@@ -291,7 +289,8 @@ static int s_map_match(const notification_text_t *tx, tb_lang_t operators,
                contacts included ("tel.", "no contact given"). */
             tb_lang_t lang = s_lang(recipients[i]->org->language, TB_LANG_EN);
             char *oc = NULL, *nc = NULL;
-            if (s_contact(tx, a, lang, o, &oc) != 0 || s_contact(tx, a, lang, nd, &nc) != 0)
+            if (s_contact(tx, a, lang, o, &oc) != 0 ||
+                s_contact(tx, a, lang, nd, &nc) != 0)
                 return -2;
             v[NOTIFICATION_P_OFFER_CONTACT] = oc;
             v[NOTIFICATION_P_NEED_CONTACT] = nc;

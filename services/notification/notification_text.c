@@ -35,7 +35,7 @@ static const char *const s_p_names[NOTIFICATION_P_COUNT] = {
     [NOTIFICATION_P_PHONE] = "phone",
 };
 
-#define P(x) (1u << NOTIFICATION_P_##x)
+#define P(x)        (1u << NOTIFICATION_P_##x)
 #define S_REQUEST_P (P(KIND) | P(TITLE) | P(ID))
 #define S_MATCH_P                                                                        \
     (P(MATCH_ID) | P(SCORE) | P(OFFER_TITLE) | P(OFFER_ORG) | P(NEED_TITLE) | P(NEED_ORG))
@@ -193,17 +193,13 @@ static int s_compile(int k, const char *src, size_t len, s_template_t *t, char *
     size_t lit = 0;
     for (size_t i = 0; i < len;) {
         char c = src[i];
-        if (c == '}') {
-            if (i + 1 < len && src[i + 1] == '}') {
-                c = '}';
-                i += 2;
-            } else {
-                s_err(err, err_size,
-                      "%s: unbalanced \"}\" (write \"}}\" for a literal brace)", key);
-                return -1;
-            }
-        } else if (c == '{' && i + 1 < len && src[i + 1] == '{') {
-            i += 2;
+        bool doubled = (c == '{' || c == '}') && i + 1 < len && src[i + 1] == c;
+        if (doubled) {
+            i += 2; /* "{{" or "}}": one literal brace */
+        } else if (c == '}') {
+            s_err(err, err_size,
+                  "%s: unbalanced \"}\" (write \"}}\" for a literal brace)", key);
+            return -1;
         } else if (c == '{') {
             const char *close = memchr(src + i + 1, '}', len - i - 1);
             if (!close) {
@@ -227,9 +223,9 @@ static int s_compile(int k, const char *src, size_t len, s_template_t *t, char *
             if (p < 0 || !(s_keys[k].may_use & (1u << p))) {
                 char names[256];
                 s_mask_names(s_keys[k].may_use, names, sizeof names);
-                s_err(err, err_size, "%s: %s placeholder {%.*s} (it may use: %s)", key,
-                      p < 0 ? "unknown" : "unavailable", (int)(n > 40 ? 40 : n), name,
-                      names);
+                s_err(err, err_size, "%s: placeholder {%.*s} is %s (it may use: %s)", key,
+                      (int)(n > 40 ? 40 : n), name,
+                      p < 0 ? "unknown" : "not available in this key", names);
                 return -1;
             }
             t->segs[t->n_segs++] = (s_seg_t){.p = p};
@@ -268,8 +264,8 @@ static void s_trim(const char **s, size_t *len)
 
 /*  Parses one line (without its end) into `l`. Returns 0, -1 with the problem
     in `err`, or -2 when out of memory. */
-static int s_parse_line(s_lang_t *l, const char *line, size_t len, int lineno,
-                        char *err, size_t err_size)
+static int s_parse_line(s_lang_t *l, const char *line, size_t len, int lineno, char *err,
+                        size_t err_size)
 {
     if (!tb_valid_utf8(line, len)) {
         s_err(err, err_size, "not valid UTF-8, or a control character");
@@ -377,8 +373,7 @@ int notification_text_load(notification_text_t *self, tb_lang_t lang, const char
     return 0;
 }
 
-int notification_text_load_embedded(notification_text_t *self, char *err,
-                                    size_t err_size)
+int notification_text_load_embedded(notification_text_t *self, char *err, size_t err_size)
 {
     for (int i = TB_LANG_EN; i < TB_LANG_COUNT; i++) {
         char name[64];
@@ -421,8 +416,8 @@ int notification_text_compare(const notification_text_t *self, tb_lang_t lang,
         s_mask_names(mine & ~theirs, extra, sizeof extra);
         s_mask_names(theirs & ~mine, lacking, sizeof lacking);
         s_err(err, err_size,
-              "%s:%d: %s uses other placeholders than in %s:%d (not there: %s; "
-              "missing here: %s)",
+              "%s:%d: %s has other placeholders than at %s:%d (extra: %s; "
+              "missing: %s)",
               l->name, l->items[k].line, s_keys[k].key, r->name, r->items[k].line, extra,
               lacking);
         return -1;
@@ -457,8 +452,8 @@ static const char *s_value(const char *const *values, int p)
 }
 
 int notification_text_add(const notification_text_t *self, tb_arena_t *arena,
-                          tb_lang_t lang, const char *key,
-                          const char *const *values, char **text)
+                          tb_lang_t lang, const char *key, const char *const *values,
+                          char **text)
 {
     int k = key ? s_key_index(key, strlen(key)) : -1;
     lang = notification_text_resolve(self, lang);
@@ -471,7 +466,8 @@ int notification_text_add(const notification_text_t *self, tb_arena_t *arena,
     /* Sizes first, so a huge value costs one allocation of the bound, no more. */
     size_t total = old;
     for (size_t i = 0; i < t->n_segs && total <= NOTIFICATION_TEXT_MAX; i++)
-        total += t->segs[i].p < 0 ? t->segs[i].len : strlen(s_value(values, t->segs[i].p));
+        total +=
+            t->segs[i].p < 0 ? t->segs[i].len : strlen(s_value(values, t->segs[i].p));
     size_t cap = total < NOTIFICATION_TEXT_MAX ? total : NOTIFICATION_TEXT_MAX;
     char *out = tb_arena_alloc(arena, cap + 1);
     if (!out)

@@ -92,7 +92,7 @@ bool notification_text_has(const char *key);
     bytes in all. Returns 0, or -1 when the arena is full (or, a bug, `key` is
     not a key or no language is loaded). */
 int notification_text_add(const notification_text_t *self, tb_arena_t *arena,
-                          tb_lang_t lang, const char *key,
-                          const char *const *values, char **text);
+                          tb_lang_t lang, const char *key, const char *const *values,
+                          char **text);
 
 #endif

@@ -1,7 +1,6 @@
 /*  notification_core's pure parts: event -> notifications, recipients, who may
-    read and subscribe; notification_text: the templates of every language
-    (this is the validator of the files under deploy/notifications/) and their rendering.
- */
+    read and subscribe; notification_text: rendering, and the templates of
+    every language (the validator of the files under deploy/notifications/). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
