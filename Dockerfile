@@ -7,6 +7,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libjansson-dev uuid-dev \
+      libicu-dev libstemmer-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -15,6 +16,7 @@ RUN scripts/build-release /src/build-release /out
 FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libzmq5 libprotobuf-c1 libpq5 libjansson4 libuuid1 \
+      libicu72 libstemmer0d \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin techbridge
 USER techbridge
@@ -37,4 +39,6 @@ ENTRYPOINT ["/usr/local/bin/tb-notification"]
 
 FROM runtime AS tbctl
 COPY --from=build /out/tbctl /usr/local/bin/tbctl
+# The shipped thesaurus, for `tbctl thesaurus load /usr/share/techbridge/thesaurus/*.tbt`.
+COPY deploy/thesaurus/*.tbt /usr/share/techbridge/thesaurus/
 ENTRYPOINT ["/usr/local/bin/tbctl"]
