@@ -7,7 +7,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev libjansson-dev uuid-dev \
-      libicu-dev libstemmer-dev \
+      libicu-dev libstemmer-dev libmicrohttpd-dev libsodium-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +16,7 @@ RUN scripts/build-release /src/build-release /out
 FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libzmq5 libprotobuf-c1 libpq5 libjansson4 libuuid1 \
-      libicu72 libstemmer0d \
+      libicu72 libstemmer0d libmicrohttpd12 libsodium23 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin techbridge
 USER techbridge
@@ -36,6 +36,11 @@ FROM runtime AS notification
 COPY --from=build /out/tb-notification /usr/local/bin/tb-notification
 EXPOSE 7105 7106
 ENTRYPOINT ["/usr/local/bin/tb-notification"]
+
+FROM runtime AS gateway
+COPY --from=build /out/tb-gateway /usr/local/bin/tb-gateway
+EXPOSE 7110
+ENTRYPOINT ["/usr/local/bin/tb-gateway"]
 
 FROM runtime AS tbctl
 COPY --from=build /out/tbctl /usr/local/bin/tbctl

@@ -8,6 +8,7 @@
 
 #include "api.pb-c.h"
 #include "tb_arena.h"
+#include "tb_client.h"
 
 /*  Exit statuses. */
 enum {
@@ -34,7 +35,7 @@ typedef struct {
        public key (--server-key: Z85, or a file with a "public" line) */
     const char *key_file;
     const char *server_key_arg;
-    char server_key[41];
+    tb_client_keys_t keys; /* loaded from the two above by tbctl_security_init */
     const char *lang; /* --lang: language of concept labels in reasons */
     bool json;
     bool help;

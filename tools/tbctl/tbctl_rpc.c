@@ -1,14 +1,12 @@
-/*  tbctl_rpc: one API exchange per call, on a fresh REQ socket (LINGER 0, a
-    receive deadline), so that a dead service costs one timeout and nothing else. */
+/*  tbctl_rpc: one API exchange per call through tb_client (common/, shared with
+    tb-gateway), on a fresh connection with a receive deadline. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
-#include "tb_auth.h"
 #include "tb_json.h"
 #include "tb_util.h"
-#include "tb_wire.h"
 #include "tbctl.h"
 
 static const char *const s_svc_names[] = {"intake", "matching", "notification"};
@@ -43,48 +41,20 @@ int tbctl_print_json_reply(const Techbridge__ApiReply *reply)
 
 int tbctl_security_init(tbctl_t *t)
 {
-    if (!t->key_file && !t->server_key_arg)
-        return TBCTL_EXIT_OK;
-    if (!t->key_file)
-        return tbctl_usage_error("--server-key needs --key-file (our own key pair)",
-                                 NULL);
-    if (!t->server_key_arg)
-        return tbctl_usage_error(
-            "--key-file needs --server-key (the services' public key)", NULL);
-    if (tb_auth_z85_valid(t->server_key_arg))
-        snprintf(t->server_key, sizeof t->server_key, "%s", t->server_key_arg);
-    else if (tb_auth_public_load(t->server_key_arg, t->server_key) != 0)
-        return tbctl_usage_error("--server-key is neither 40 characters of Z85 nor a "
-                                 "readable public key file",
-                                 t->server_key_arg);
-    char pub[41], secret[41];
-    int rc = tb_auth_keypair_load(t->key_file, pub, secret);
-    memset(secret, 0, sizeof secret);
-    if (rc != 0)
-        return tbctl_usage_error("--key-file is not a valid key pair file", t->key_file);
+    char why[160];
+    if (tb_client_keys_load(&t->keys, t->key_file, t->server_key_arg, why, sizeof why) !=
+        0)
+        return tbctl_usage_error(why, t->key_file ? t->key_file : t->server_key_arg);
     return TBCTL_EXIT_OK;
 }
 
 int tbctl_socket_secure(const tbctl_t *t, void *sock)
 {
-    if (!t->key_file)
-        return 0;
-    if (tb_auth_client_setup(sock, t->key_file, t->server_key) != 0) {
+    if (tb_client_secure(&t->keys, sock) != 0) {
         fprintf(stderr, "tbctl: INTERNAL: cannot set up CURVE with %s\n", t->key_file);
         return -1;
     }
     return 0;
-}
-
-/*  Sends and receives on a connected REQ socket. Returns the reply or NULL. */
-static Techbridge__ApiReply *s_exchange(void *sock, const Techbridge__ApiRequest *req,
-                                        tb_arena_t *arena, int timeout_ms)
-{
-    if (tb_wire_send(sock, &req->base, false) != 0)
-        return NULL;
-    return (Techbridge__ApiReply *)tb_wire_recv(sock, arena,
-                                                &techbridge__api_reply__descriptor,
-                                                TBCTL_MAX_REPLY, false, timeout_ms);
 }
 
 static void s_report_unavailable(const tbctl_t *t, tbctl_svc_t svc, int err)
@@ -105,29 +75,20 @@ int tbctl_call(const tbctl_t *t, tbctl_svc_t svc, Techbridge__ApiRequest *req,
     req->actor = (char *)t->actor;
     *reply = NULL;
 
-    void *sock = zmq_socket(t->zmq_ctx, ZMQ_REQ);
-    if (!sock) {
-        fprintf(stderr, "tbctl: INTERNAL: zmq_socket: %s\n", zmq_strerror(errno));
-        return TBCTL_EXIT_UNAVAILABLE;
-    }
-    int err = 0;
-    if (tbctl_socket_secure(t, sock) != 0) {
-        zmq_close(sock);
-        return TBCTL_EXIT_UNAVAILABLE;
-    }
-    if (tb_wire_socket_setup(sock, TBCTL_MAX_REPLY / 4) != 0 ||
-        zmq_connect(sock, t->endpoint[svc]) != 0) {
-        err = errno;
+    /* A fresh connection per call, so that a dead service costs one timeout and
+       nothing else (tbctl makes few calls). */
+    tb_client_t *client =
+        tb_client_new(t->zmq_ctx, t->endpoint[svc], &t->keys, TBCTL_MAX_REPLY);
+    if (!client) {
         if (!quiet)
             fprintf(stderr, "tbctl: UNAVAILABLE: cannot connect to %s at %s: %s\n",
-                    tbctl_svc_name(svc), t->endpoint[svc], zmq_strerror(err));
-        zmq_close(sock);
+                    tbctl_svc_name(svc), t->endpoint[svc], zmq_strerror(errno));
         return TBCTL_EXIT_UNAVAILABLE;
     }
-    *reply = s_exchange(sock, req, arena, t->timeout_ms);
-    err = errno;
-    zmq_close(sock);
-    if (!*reply) {
+    int rc = tb_client_call(client, req, arena, t->timeout_ms, reply);
+    int err = errno;
+    tb_client_destroy(&client);
+    if (rc != 0) {
         if (!quiet)
             s_report_unavailable(t, svc, err);
         return TBCTL_EXIT_UNAVAILABLE;
