@@ -1,4 +1,4 @@
-/*  tb_client: API calls over a DEALER socket, replies matched by correlation id. */
+/*  tb_client: API calls over a DEALER socket, one at a time. */
 #include "tb_client.h"
 
 #include <errno.h>
@@ -12,7 +12,10 @@
 #include "tb_wire.h"
 
 struct tb_client_t {
+    void *zmq_ctx;
     void *sock;
+    char *endpoint;
+    tb_client_keys_t keys;
     size_t max_reply;
 };
 
@@ -61,19 +64,36 @@ int tb_client_secure(const tb_client_keys_t *keys, void *sock)
     return tb_auth_client_setup(sock, keys->key_file, keys->server_key);
 }
 
+/*  A fresh socket to the endpoint. Returns 0 or -1 (errno set). */
+static int s_open(tb_client_t *self)
+{
+    self->sock = zmq_socket(self->zmq_ctx, ZMQ_DEALER);
+    /* The transport ceiling is the reply limit itself: unlike a service, a
+       client has nobody to tell that a reply was too large. */
+    if (!self->sock || tb_client_secure(&self->keys, self->sock) != 0 ||
+        tb_wire_socket_setup(self->sock, self->max_reply / 4) != 0 ||
+        zmq_connect(self->sock, self->endpoint) != 0) {
+        int err = errno;
+        if (self->sock)
+            zmq_close(self->sock);
+        self->sock = NULL;
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
 tb_client_t *tb_client_new(void *zmq_ctx, const char *endpoint,
                            const tb_client_keys_t *keys, size_t max_reply)
 {
     tb_client_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->zmq_ctx = zmq_ctx;
     self->max_reply = max_reply;
-    self->sock = zmq_socket(zmq_ctx, ZMQ_DEALER);
-    /* The transport ceiling is the reply limit itself: unlike a service, a
-       client has nobody to tell that a reply was too large. */
-    if (!self->sock || tb_client_secure(keys, self->sock) != 0 ||
-        tb_wire_socket_setup(self->sock, max_reply / 4) != 0 ||
-        zmq_connect(self->sock, endpoint) != 0) {
+    if (keys)
+        self->keys = *keys;
+    if (!(self->endpoint = strdup(endpoint)) || s_open(self) != 0) {
         int err = errno;
         tb_client_destroy(&self);
         errno = err;
@@ -89,6 +109,7 @@ void tb_client_destroy(tb_client_t **self_p)
     tb_client_t *self = *self_p;
     if (self->sock)
         zmq_close(self->sock);
+    free(self->endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -97,28 +118,25 @@ int tb_client_call(tb_client_t *self, const Techbridge__ApiRequest *req,
                    tb_arena_t *arena, int timeout_ms, Techbridge__ApiReply **reply)
 {
     *reply = NULL;
-    const char *cid = req->correlation_id ? req->correlation_id : "";
-    if (tb_wire_send(self->sock, &req->base, true) != 0)
+    if (!self->sock && s_open(self) != 0)
         return -1;
-    int64_t deadline = tb_mono_us() + (int64_t)timeout_ms * 1000;
-    for (;;) {
-        int64_t left_ms = (deadline - tb_mono_us()) / 1000;
-        if (left_ms < 0)
-            left_ms = 0;
-        Techbridge__ApiReply *r = (Techbridge__ApiReply *)tb_wire_recv(
-            self->sock, arena, &techbridge__api_reply__descriptor, self->max_reply, true,
-            (int)left_ms);
-        if (!r) {
-            /* A bad frame from an earlier call, or a signal, must not fail
-               this one: read on while time is left. */
-            if ((errno == EPROTO || errno == EINTR) && left_ms > 0)
-                continue;
-            return -1;
+    if (tb_wire_send(self->sock, &req->base, true) == 0) {
+        int64_t deadline = tb_mono_us() + (int64_t)timeout_ms * 1000;
+        for (;;) {
+            int64_t left_ms = (deadline - tb_mono_us()) / 1000;
+            *reply = (Techbridge__ApiReply *)tb_wire_recv(
+                self->sock, arena, &techbridge__api_reply__descriptor, self->max_reply,
+                true, left_ms > 0 ? (int)left_ms : 0);
+            /* A signal must not fail the call while time is left. */
+            if (*reply || errno != EINTR || left_ms <= 0)
+                break;
         }
-        if (r->correlation_id && strcmp(r->correlation_id, cid) == 0) {
-            *reply = r;
-            return 0;
-        }
-        /* The late reply of a call that timed out: not ours, drop it. */
     }
+    if (*reply)
+        return 0;
+    int err = errno;
+    zmq_close(self->sock);
+    self->sock = NULL;
+    errno = err;
+    return -1;
 }

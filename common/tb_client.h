@@ -1,9 +1,12 @@
 /*  tb_client: the client side of the API, shared by tbctl and tb-gateway. One
     tb_client_t is one connection to one service's API (a DEALER socket, a CURVE
-    client when keys are configured), owned by one thread. A call is sent with a
-    correlation id and answered by the reply that carries it: a reply to an
-    earlier call that timed out is recognised and dropped, so one socket serves
-    any number of calls in turn (no REQ state machine to wedge). */
+    client when keys are configured), owned by one thread, serving any number
+    of calls in turn. A call that fails (no reply in time, a bad reply) throws
+    the connection away and opens a new one: so a late reply can never be taken
+    for the next call's, and a request still queued for a service that is down
+    is dropped rather than delivered later, when nobody waits for it. (Replies
+    are not matched on the correlation id: a service answers a frame it cannot
+    decode with an id of its own.) */
 #ifndef TB_CLIENT_H
 #define TB_CLIENT_H
 
@@ -40,10 +43,10 @@ tb_client_t *tb_client_new(void *zmq_ctx, const char *endpoint,
                            const tb_client_keys_t *keys, size_t max_reply);
 void tb_client_destroy(tb_client_t **self_p);
 
-/*  Sends `req` (its correlation_id must be set: the reply is matched on it) and
-    waits up to `timeout_ms` for its reply, decoded into `arena`. Returns 0 with
-    *reply set (which may carry an Error), or -1 with errno EAGAIN (no reply in
-    time), EPROTO (a reply that does not decode) or EMSGSIZE (over max_reply). */
+/*  Sends `req` and waits up to `timeout_ms` for its reply, decoded into
+    `arena`. Returns 0 with *reply set (which may carry an Error), or -1 with
+    errno EAGAIN (no reply in time), EPROTO (a reply that does not decode) or
+    EMSGSIZE (over max_reply); the connection is then made anew. */
 int tb_client_call(tb_client_t *self, const Techbridge__ApiRequest *req,
                    tb_arena_t *arena, int timeout_ms, Techbridge__ApiReply **reply);
 

@@ -89,13 +89,7 @@ int gw_upstream_call(gw_upstream_t *self, gw_svc_t svc, const Techbridge__ApiReq
         !(conns->client[svc] = tb_client_new(self->zmq_ctx, self->endpoint[svc],
                                              &self->keys, self->max_reply)))
         return -1;
-    int rc = tb_client_call(conns->client[svc], req, arena, self->timeout_ms, reply);
-    if (rc != 0) {
-        int err = errno;
-        tb_client_destroy(&conns->client[svc]);
-        errno = err;
-    }
-    return rc;
+    return tb_client_call(conns->client[svc], req, arena, self->timeout_ms, reply);
 }
 
 const char *gw_upstream_endpoint(const gw_upstream_t *self, gw_svc_t svc)

@@ -1,9 +1,7 @@
 /*  gateway_upstream: the gateway's connections to the three services. Any
     thread may call; each thread gets its own tb_client per service (ZeroMQ
     sockets belong to one thread), made on first use and closed when the thread
-    ends. A call that gets no reply in time closes that thread's connection, so
-    that a request queued for a service that is down is dropped rather than
-    delivered minutes later, when nobody waits for it. */
+    ends (tb_client makes a connection anew after a failed call). */
 #ifndef GATEWAY_UPSTREAM_H
 #define GATEWAY_UPSTREAM_H
 
@@ -21,7 +19,7 @@ gw_upstream_t *gw_upstream_new(void *zmq_ctx, const char *const endpoints[GW_NSV
     their exit) and before zmq_ctx_term. */
 void gw_upstream_destroy(gw_upstream_t **self_p);
 
-/*  One call to `svc` (req->correlation_id must be set). Returns 0 with *reply
+/*  One call to `svc`. Returns 0 with *reply
     set (it may carry an Error), or -1 (errno as tb_client_call). */
 int gw_upstream_call(gw_upstream_t *self, gw_svc_t svc, const Techbridge__ApiRequest *req,
                      tb_arena_t *arena, Techbridge__ApiReply **reply);
