@@ -89,11 +89,17 @@ bool tb_auth_is_operator(const char *user_id)
     return user_id && strcmp(user_id, "operator") == 0;
 }
 
+bool tb_auth_is_gateway(const char *user_id)
+{
+    return user_id && strcmp(user_id, TB_AUTH_GATEWAY) == 0;
+}
+
 /*  "operators" is a well-formed org id but names the operators' notification
-    topic: an organisation called that could read what operators get. */
+    topic: an organisation called that could read what operators get. "gateway"
+    is the role of tb-gateway's key, which may act for anyone. */
 static bool s_role_valid(const char *role)
 {
-    return tb_auth_is_operator(role) ||
+    return tb_auth_is_operator(role) || tb_auth_is_gateway(role) ||
            (tb_valid_org_id(role) && strcmp(role, "operators") != 0);
 }
 
@@ -172,8 +178,8 @@ static int s_keys_line(char *line, s_entry_t *entry, const char **error)
         return -1;
     }
     if (!s_role_valid(tok[1])) {
-        *error = "the role must be \"operator\" or an organisation id (1..64 of "
-                 "a-z 0-9 . _ -, not \"operators\")";
+        *error = "the role must be \"operator\", \"gateway\" or an organisation id "
+                 "(1..64 of a-z 0-9 . _ -, not \"operators\")";
         return -1;
     }
     if (s_z85_decode(entry->key, tok[0]) != 0) {

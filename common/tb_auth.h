@@ -74,6 +74,11 @@ void tb_auth_counts(const tb_auth_t *self, uint64_t *admitted, uint64_t *denied)
 
 /*  True when `user_id` (a message's User-Id under CURVE) is the operator role. */
 bool tb_auth_is_operator(const char *user_id);
+/*  The role of tb-gateway's key: it acts for the people logged in to it, so a
+    request from it is taken as the actor it names (ApiRequest.actor), with the
+    person (ApiRequest.person) recorded in history. Not an organisation id. */
+#define TB_AUTH_GATEWAY "gateway"
+bool tb_auth_is_gateway(const char *user_id);
 
 /* ---- helpers without a context: tbctl, examples, tests ---- */
 

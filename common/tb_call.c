@@ -173,6 +173,24 @@ static int s_identity_keyed(tb_call_t *call, const char *user)
         return tb_call_error(call, TECHBRIDGE__CODE__UNAUTHENTICATED,
                              "no authenticated identity on this connection");
     }
+    if (tb_auth_is_gateway(user)) {
+        /* The gateway authenticated the person and vouches for the role it
+           names; the rules of that role then apply as to anyone. */
+        if (!*claim || tb_auth_is_gateway(claim) || strcmp(claim, "operators") == 0 ||
+            (!tb_auth_is_operator(claim) && !tb_valid_org_id(claim)))
+            return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                                 "a gateway must name the actor it acts for "
+                                 "(\"operator\" or an organisation id)");
+        call->is_operator = tb_auth_is_operator(claim);
+        call->actor = call->is_operator ? TB_OPERATOR : claim;
+        return 0;
+    }
+    if (call->req->person && *call->req->person) {
+        tb_warn("auth.refused", call->cid, TB_S("kind", call->kind), TB_S("user", user),
+                TB_S("reason", "only a gateway key may name a person"));
+        return tb_call_error(call, TECHBRIDGE__CODE__PERMISSION_DENIED,
+                             "only a gateway key may act for a person");
+    }
     call->is_operator = tb_auth_is_operator(user);
     call->actor = call->is_operator ? TB_OPERATOR : tb_arena_strdup(call->arena, user);
     if (!call->actor)
@@ -208,6 +226,24 @@ static int s_identity_open(tb_call_t *call)
     return 0;
 }
 
+/*  call->who: the actor, or "ACTOR:PERSON via gateway". Returns 0, or -1 with
+    the reply's error set (a malformed person). */
+static int s_who(tb_call_t *call)
+{
+    const char *person = call->req->person ? call->req->person : "";
+    call->who = call->actor;
+    if (!*person)
+        return 0;
+    if (!tb_valid_org_id(person))
+        return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
+                             "person must be 1..64 of a-z 0-9 . _ -");
+    call->who = tb_arena_printf(call->arena, "%s:%s via gateway", call->actor, person);
+    if (!call->who)
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "request too large");
+    return 0;
+}
+
 int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max_frame,
                     const char *user_id, bool keyed)
 {
@@ -235,5 +271,8 @@ int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "unknown or missing kind");
     call->kind = tb_call_kind_name(req->body_case);
-    return keyed ? s_identity_keyed(call, user_id) : s_identity_open(call);
+    int rc = keyed ? s_identity_keyed(call, user_id) : s_identity_open(call);
+    if (rc != 0)
+        return rc;
+    return s_who(call);
 }

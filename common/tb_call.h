@@ -24,6 +24,9 @@ typedef struct {
     Techbridge__ApiReply *reply; /* correlation_id already set */
     const char *cid;             /* the request's correlation id, or one we made */
     const char *actor;           /* "operator" or an org id: who is calling */
+    /* what history and events record as the actor: `actor`, or
+       "ACTOR:PERSON via gateway" when a gateway acts for a person */
+    const char *who;
     bool is_operator;
     const char *kind; /* the call's kind for logs and stats: "submit" */
 } tb_call_t;
@@ -37,8 +40,10 @@ typedef struct {
     caller is `user_id`, the ZAP User-Id of the frame ("operator" or an org
     id; none is refused) and a differing ApiRequest.actor is refused; in open
     mode the request's actor is taken ("" or "operator": the operator, or an
-    organisation id). `call` needs its arena, reply and cid set. Returns 0, or
-    -1 with the reply's error set (call->req is set once the frame decoded). */
+    organisation id). A key with role "gateway" acts as the actor its request
+    names. ApiRequest.person (a gateway's user) sets call->who. `call` needs its arena,
+   reply and cid set. Returns 0, or -1 with the reply's error set (call->req is set once
+   the frame decoded). */
 int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max_frame,
                     const char *user_id, bool keyed);
 

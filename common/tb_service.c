@@ -651,6 +651,7 @@ static int s_call_open(tb_service_t *self, tb_msg_t *msg, s_slot_t *slot)
                              .reply = reply,
                              .cid = cid,
                              .actor = "",
+                             .who = "",
                              .is_operator = false,
                              .kind = "invalid"};
     tb_call_t *call = &slot->call;

@@ -22,16 +22,24 @@
 /*  Longest correlation id taken from a client's X-Correlation-Id header. */
 #define GW_CID_MAX 64
 
+typedef struct gw_store_t gw_store_t;
+typedef struct gw_limiter_t gw_limiter_t;
+
 typedef struct {
     size_t max_body;          /* the largest request body accepted (413 above) */
     int sse_keepalive_ms;     /* a comment line this often on an idle event stream */
     const char *pub_endpoint; /* tb-notification's live push (XPUB) */
+    int64_t session_ttl_ms;   /* a login session's life */
+    bool cookie_secure;       /* add Secure to the cookie (served over TLS) */
+    int login_limit; /* failed logins per user name per 15 min (x4 per address) */
 } gw_settings_t;
 
 /*  The process: settings, connections, counters. One per process. */
 typedef struct {
     gw_settings_t set;
     gw_upstream_t *up;
+    gw_store_t *store;
+    gw_limiter_t *logins;
     pthread_mutex_t stats_lock;
     tb_stats_t *stats; /* under stats_lock */
     atomic_int stopping;
@@ -39,9 +47,14 @@ typedef struct {
 } gw_t;
 
 /*  Who is calling: the role the services see (ApiRequest.actor: "operator" or
-    an organisation id). */
+    an organisation id) and the person (ApiRequest.person: the user name). */
 typedef struct {
     char actor[65];
+    char person[65];
+    bool by_cookie;       /* a browser session: changes need the CSRF token */
+    char csrf[64];        /* the session's CSRF token */
+    char secret_hash[65]; /* the session's or token's stored key */
+    int64_t expires_ms;
 } gw_identity_t;
 
 /*  One HTTP request, from its headers to the end of its response. */
@@ -84,6 +97,16 @@ void gw_add_common_headers(gw_req_t *r, struct MHD_Response *resp);
 
 /*  Counts a finished request in the stats. */
 void gw_count(gw_t *gw, const char *kind, const char *outcome, int64_t latency_us);
+
+/* gateway_session.c */
+/*  Serves POST /api/v1/login, POST /api/v1/logout and GET /api/v1/me. Returns
+    MHD_YES/MHD_NO when it answered, or -1 when the path is none of them. */
+int gw_session_serve(gw_req_t *r);
+/*  Finds who calls (a bearer token, else the session cookie) into r->who and
+    checks the CSRF token of a cookie session's change. Returns 0 when the
+    request may go on; else it answered (401, 403, 503) and returns 1 (with
+    *rc the MHD result). */
+int gw_session_gate(gw_req_t *r, enum MHD_Result *rc);
 
 /* gateway_api.c */
 /*  Serves a /api/v1 request other than the event stream. */

@@ -35,6 +35,7 @@ static void s_prepare(gw_req_t *r, Techbridge__ApiRequest *req)
 {
     req->correlation_id = r->cid;
     req->actor = r->who.actor;
+    req->person = r->who.person;
 }
 
 /*  GET /api/v1/health: each service's Health, as {"intake": {...}, ...}; 503
@@ -54,6 +55,10 @@ static enum MHD_Result s_health(gw_req_t *r)
         req.body_case = TECHBRIDGE__API_REQUEST__BODY_HEALTH;
         req.health = &h;
         s_prepare(r, &req);
+        /* Health answers anyone; under CURVE a gateway key must name an actor,
+           and its own probe is the operator's. */
+        if (!*req.actor)
+            req.actor = (char *)"operator";
         Techbridge__ApiReply *reply = NULL;
         json_t *one = NULL;
         if (arena && gw_upstream_call(r->gw->up, (gw_svc_t)svc, &req, arena, &reply) == 0)

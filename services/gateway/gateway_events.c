@@ -98,6 +98,7 @@ static int s_catch_up_page(s_stream_t *s, tb_arena_t *arena, Techbridge__ApiRepl
     req.list_notifications = &ln;
     req.correlation_id = s->cid;
     req.actor = s->who.actor;
+    req.person = s->who.person;
     *reply = NULL;
     if (gw_upstream_call(s->gw->up, GW_NOTIFICATION, &req, arena, reply) != 0)
         return -1;

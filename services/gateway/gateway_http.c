@@ -150,6 +150,14 @@ static enum MHD_Result s_dispatch(gw_req_t *r)
         return gw_respond_error(r, 415, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                                 "a request body must be application/json");
     }
+    int handled = gw_session_serve(r);
+    if (handled >= 0)
+        return (enum MHD_Result)handled;
+    /* Health answers anyone (a load balancer's probe); the rest needs a login. */
+    enum MHD_Result rc;
+    if (strcmp(r->path, "/api/v1/health") != 0 && strncmp(r->path, "/api/v1/", 8) == 0 &&
+        gw_session_gate(r, &rc) != 0)
+        return rc;
     if (strcmp(r->path, "/api/v1/events") == 0)
         return gw_events_serve(r);
     if (strncmp(r->path, "/api/v1/", 8) == 0)
@@ -219,6 +227,7 @@ static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     tb_log(r->status >= 500 ? TB_LOG_WARN : TB_LOG_INFO, "http.request", r->cid,
            TB_S("method", r->method), TB_S("path", r->path), TB_I("status", r->status),
            TB_S("kind", r->kind), TB_I("latency_us", us), TB_S("actor", r->who.actor),
+           TB_S("person", r->who.person),
            TB_B("completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     free(r->body);
     free(r);

@@ -8,11 +8,18 @@
 #include <zmq.h>
 
 #include "gateway.h"
+#include "gateway_admin.h"
+#include "gateway_auth.h"
+#include "gateway_store.h"
 #include "tb_config.h"
 #include "tb_log.h"
 #include "tb_util.h"
 
 static const tb_option_t s_options[] = {
+    {"database-url", "TB_DATABASE_URL", "postgresql:///techbridge",
+     "PostgreSQL with the gateway's own tables (people, sessions)", false},
+    {"db-sessions", "TB_GATEWAY_DB_SESSIONS", "4",
+     "database sessions shared by the HTTP threads", false},
     {"http", "TB_GATEWAY_HTTP", "127.0.0.1:7110",
      "HOST:PORT to serve HTTP on (numeric IPv4; loopback by default)", false},
     {"intake", "TB_INTAKE_CONNECT", "tcp://127.0.0.1:7101", "tb-intake's API", false},
@@ -31,6 +38,22 @@ static const tb_option_t s_options[] = {
      "largest request body accepted, in bytes (413 above)", false},
     {"sse-keepalive", "TB_GATEWAY_SSE_KEEPALIVE", "15000",
      "ms between keepalive comments on an idle event stream", false},
+    {"session-ttl", "TB_GATEWAY_SESSION_TTL", "28800", "seconds a login session lasts",
+     false},
+    {"cookie-secure", "TB_GATEWAY_COOKIE_SECURE", NULL,
+     "mark the session cookie Secure (the gateway is served over HTTPS)", true},
+    {"login-limit", "TB_GATEWAY_LOGIN_LIMIT", "5",
+     "failed logins per user name (x4 per client address) per 15 minutes", false},
+    {"user-add", NULL, NULL, "add user NAME (--role; password on stdin), then exit",
+     false},
+    {"role", NULL, NULL, "with --user-add: operator or an organisation id", false},
+    {"user-passwd", NULL, NULL, "set user NAME's password (stdin), then exit", false},
+    {"user-disable", NULL, NULL, "disable user NAME and end its sessions, then exit",
+     false},
+    {"token-add", NULL, NULL, "print a new bearer token for user NAME, then exit", false},
+    {"token-label", NULL, "", "with --token-add: what the token is for", false},
+    {"token-days", NULL, "90", "with --token-add: days the token is valid", false},
+    {"migrate", NULL, NULL, "apply database migrations, then exit", true},
     {"log-level", "TB_LOG_LEVEL", "info", "debug, info, warn or error", false},
     {"log-format", "TB_LOG_FORMAT", "json", "json (one object per line) or text", false},
     {"stats-interval", "TB_STATS_INTERVAL", "60",
@@ -73,6 +96,35 @@ int main(int argc, char **argv)
     memset(&gw, 0, sizeof gw);
     pthread_mutex_init(&gw.stats_lock, NULL);
     struct MHD_Daemon *daemon = NULL;
+
+    if (gw_auth_init() != 0) {
+        tb_error("service.failed", NULL, TB_S("reason", "libsodium did not initialise"));
+        goto done;
+    }
+    long db_sessions = 0, session_ttl = 0, login_limit = 0;
+    if (tb_config_long(config, "db-sessions", 1, 16, &db_sessions) != 0 ||
+        tb_config_long(config, "session-ttl", 60, 30L * 86400, &session_ttl) != 0 ||
+        tb_config_long(config, "login-limit", 1, 1000, &login_limit) != 0)
+        goto done;
+    bool admin = gw_admin_requested(config);
+    bool migrate_only = tb_config_switch(config, "migrate");
+    gw.store = gw_store_new(tb_config_get(config, "database-url"),
+                            admin || migrate_only ? 1 : (int)db_sessions, true);
+    if (!gw.store)
+        goto done;
+    if (migrate_only) {
+        rc = 0;
+        goto done;
+    }
+    if (admin) {
+        rc = gw_admin_run(config, gw.store);
+        goto done;
+    }
+    gw.set.session_ttl_ms = session_ttl * 1000;
+    gw.set.cookie_secure = tb_config_switch(config, "cookie-secure");
+    gw.set.login_limit = (int)login_limit;
+    if (!(gw.logins = gw_limiter_new(15 * 60 * 1000)))
+        goto done;
 
     long timeout = 0, max_body = 0, keepalive = 0, stats_interval = 0;
     char host[64];
@@ -141,6 +193,9 @@ int main(int argc, char **argv)
                          (const tb_field_t[]){
                              TB_I("events.open", atomic_load(&gw.sse_open)), TB_F_END_});
             pthread_mutex_unlock(&gw.stats_lock);
+            long swept = 0;
+            if (gw_store_session_sweep(gw.store, &swept) == 0 && swept > 0)
+                tb_info("auth.sessions_expired", NULL, TB_I("deleted", swept));
         }
     }
     rc = 0;
@@ -151,6 +206,8 @@ done:
     if (daemon)
         MHD_stop_daemon(daemon);
     gw_upstream_destroy(&gw.up);
+    gw_store_destroy(&gw.store);
+    gw_limiter_destroy(&gw.logins);
     if (zctx)
         zmq_ctx_term(zctx);
     tb_stats_destroy(&gw.stats);

@@ -44,7 +44,7 @@ static Techbridge__Request *s_lock(intake_core_t *self, tb_call_t *call, const c
     return row.request;
 }
 
-/* Records the change of `req` (history row and event, as call->actor) and
+/* Records the change of `req` (history row and event, as call->who) and
    commits. `what` names the change in errors ("edit"). Returns 0, or -1 with
    the reply set and the transaction rolled back. */
 static int s_record_commit(tb_call_t *call, tb_db_t *db, Techbridge__Request *req,
@@ -54,7 +54,7 @@ static int s_record_commit(tb_call_t *call, tb_db_t *db, Techbridge__Request *re
 {
     char step[64];
     snprintf(step, sizeof step, "record %s", what);
-    if (intake_record(db, call->arena, req, action, from, type, now, call->actor, reason,
+    if (intake_record(db, call->arena, req, action, from, type, now, call->who, reason,
                       call->cid) != 0)
         return intake_db_fail(call, db, step);
     snprintf(step, sizeof step, "commit %s", what);

@@ -114,7 +114,7 @@ static int s_submit_store(intake_core_t *self, tb_call_t *call, Techbridge__Requ
     /* Last before COMMIT: the event holds the stream's lock. */
     if (intake_record(db, call->arena, req, TECHBRIDGE__ACTION__SUBMIT,
                       TECHBRIDGE__STATUS__STATUS_UNSPECIFIED,
-                      TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, now, call->actor,
+                      TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, now, call->who,
                       "", call->cid) != 0)
         return intake_db_fail(call, db, "record submission");
     if (tb_db_commit(db) != 0)
@@ -213,7 +213,7 @@ static int s_submit_group(intake_core_t *self, s_pending_t *p, intake_submission
         tb_call_t *call = p[i].call;
         events[i] = intake_event_new(
             call->arena, TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, p[i].req,
-            TECHBRIDGE__STATUS__STATUS_UNSPECIFIED, call->actor, "", call->cid);
+            TECHBRIDGE__STATUS__STATUS_UNSPECIFIED, call->who, "", call->cid);
         reqs[i] = p[i].req;
         dups[i] = "";
         if (!events[i])
@@ -263,7 +263,7 @@ void intake_submit_batch(intake_core_t *self, tb_call_t *const *calls, size_t n)
         subs[k] = (intake_submission_t){.req = p[k].req,
                                         .fingerprint = p[k].fp,
                                         .fingerprint_len = p[k].fp_len,
-                                        .actor = call->actor,
+                                        .actor = call->who,
                                         .cid = call->cid,
                                         .text = p[k].text};
         k++;

@@ -529,7 +529,7 @@ static int s_replace_thesaurus(matching_core_t *self, tb_call_t *call,
 {
     int64_t version = 0, total = 0;
     char *conflict = NULL;
-    int rc = tb_thesaurus_db_replace(self->db, call->arena, th, source, file, call->actor,
+    int rc = tb_thesaurus_db_replace(self->db, call->arena, th, source, file, call->who,
                                      &version, &total, &conflict);
     if (rc < 0)
         return tb_call_db_error(call, self->db, "load thesaurus");
@@ -664,7 +664,7 @@ static int s_decide(matching_core_t *self, tb_call_t *call)
             need == TECHBRIDGE__MATCH_STATUS__ACCEPTED ? "ACCEPTED" : "PROPOSED");
     }
     if (matching_store_set_status(db, q->id, to, reason) < 0 ||
-        s_emit(db, call->arena, q->id, type, call->cid, call->actor, reason) < 0 ||
+        s_emit(db, call->arena, q->id, type, call->cid, call->who, reason) < 0 ||
         matching_store_match(db, call->arena, q->id, false, &m, &found) < 0 || !found) {
         tb_call_db_error(call, db, "decide match");
         tb_db_rollback(db);

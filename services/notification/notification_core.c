@@ -8,6 +8,7 @@
 
 #include "notification_store.h"
 #include "notification_text.h"
+#include "tb_auth.h"
 #include "tb_feed.h"
 #include "tb_log.h"
 #include "tb_util.h"
@@ -94,7 +95,9 @@ bool notification_may_subscribe(bool keyed, const char *user_id, const void *top
         return true;
     if (!user_id || !*user_id)
         return false;
-    if (strcmp(user_id, TB_OPERATOR) == 0)
+    /* The gateway subscribes for the people logged in to it and checks itself
+       what each may follow (docs/security.md). */
+    if (strcmp(user_id, TB_OPERATOR) == 0 || tb_auth_is_gateway(user_id))
         return true;
     if (strcmp(user_id, NOTIFICATION_OPERATORS) == 0)
         return false;

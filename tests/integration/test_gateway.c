@@ -253,7 +253,9 @@ static void s_start_gateway(void)
     char http[64], port[16];
     snprintf(http, sizeof http, "127.0.0.1:%d", E.http_port);
     (void)port;
-    const char *args[] = {"--http",
+    const char *args[] = {"--database-url",
+                          E.db,
+                          "--http",
                           http,
                           "--intake",
                           E.intake_api,
@@ -267,6 +269,8 @@ static void s_start_gateway(void)
                           "1500",
                           "--max-body",
                           "65536",
+                          "--session-ttl",
+                          "3600",
                           "--sse-keepalive",
                           "500",
                           "--log-level",
@@ -278,6 +282,44 @@ static void s_start_gateway(void)
         tb_test_proc_dump_log(E.gw, 4000);
         cr_assert_fail("tb-gateway did not answer its health route");
     }
+}
+
+/*  Runs a tb-gateway admin command with `input` on stdin; returns its status
+    and stdout (malloc'd, in *out when not NULL). */
+static int s_admin(const char *const *args, const char *input, char **out)
+{
+    const char *full[16] = {"--database-url", E.db, "--log-level", "warn"};
+    int n = 4;
+    for (int i = 0; args[i] && n < 15; i++)
+        full[n++] = args[i];
+    full[n] = NULL;
+    tb_test_run_t run;
+    cr_assert_eq(tb_test_run(&run, TB_GATEWAY_BIN, full, NULL, input, 60000), 0);
+    if (run.status != 0)
+        fprintf(stderr, "tb-gateway %s: %s\n", args[0], run.err);
+    int status = run.status;
+    if (out)
+        *out = strdup(run.out);
+    tb_test_run_free(&run);
+    return status;
+}
+
+/*  A user and a bearer token for it; returns the token (malloc'd). */
+static char *s_user_with_token(const char *name, const char *role)
+{
+    const char *add[] = {"--user-add", name, "--role", role, NULL};
+    cr_assert_eq(s_admin(add, "correct horse battery\n", NULL), 0);
+    const char *tok[] = {"--token-add", name, "--token-label", "tests", NULL};
+    char *token = NULL;
+    cr_assert_eq(s_admin(tok, NULL, &token), 0);
+    token[strcspn(token, "\n")] = '\0';
+    cr_assert_eq(strlen(token), 43, "token: %s", token);
+    return token;
+}
+
+static void s_use_token(const char *token)
+{
+    snprintf(E.auth, sizeof E.auth, "Authorization: Bearer %s\r\n", token);
 }
 
 /*  Everything up on a fresh database. Intake's frames are limited to 4 KiB, so
@@ -333,6 +375,9 @@ static void s_setup(void)
                                     NULL, S_START_MS);
     cr_assert_not_null(E.notif);
     s_start_gateway();
+    char *token = s_user_with_token("ivanova", "operator");
+    s_use_token(token);
+    free(token);
 }
 
 /*  tests/data/<name> as text, with "external_ref" replaced when `ref` is set. */
@@ -850,8 +895,11 @@ Test(gateway, events_catch_up_after_disconnect, .init = s_setup, .fini = s_teard
 
     /* a malformed Last-Event-ID is refused */
     int fd = s_connect(E.http_port, 5000);
-    const char *bad = "GET /api/v1/events?recipient=operators HTTP/1.0\r\n"
-                      "Last-Event-ID: -3\r\n\r\n";
+    char bad[1024];
+    snprintf(bad, sizeof bad,
+             "GET /api/v1/events?recipient=operators HTTP/1.0\r\n%s"
+             "Last-Event-ID: -3\r\n\r\n",
+             E.auth);
     s_send_all(fd, bad, strlen(bad));
     char reply[64] = {0};
     recv(fd, reply, sizeof reply - 1, 0);
@@ -871,4 +919,213 @@ Test(gateway, service_down_is_503, .init = s_setup, .fini = s_teardown, .timeout
     cr_assert_str_eq(s_str(r.json, "intake.error.code"), "UNAVAILABLE");
     cr_assert_str_eq(s_str(r.json, "matching.service"), "matching");
     s_resp_free(&r);
+}
+
+/* ---- people ---- */
+
+/*  Logs in; returns 0 and the cookie's value and the CSRF token, or the HTTP
+    status. */
+static int s_login(const char *user, const char *password, char cookie[128],
+                   char csrf[64], s_resp_t *out)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"user\": \"%s\", \"password\": \"%s\"}", user,
+             password);
+    s_resp_t r = s_http("POST", "/api/v1/login", body);
+    int status = r.status;
+    if (status == 200) {
+        char *set = s_header(r.head, "Set-Cookie");
+        cr_assert_not_null(set);
+        cr_assert_not_null(strstr(set, "HttpOnly"), "%s", set);
+        cr_assert_not_null(strstr(set, "SameSite=Strict"), "%s", set);
+        cr_assert_not_null(strstr(set, "Max-Age=3600"), "%s", set);
+        cr_assert(strncmp(set, "tb_session=", 11) == 0);
+        snprintf(cookie, 128, "%.*s", (int)strcspn(set + 11, ";"), set + 11);
+        free(set);
+        snprintf(csrf, 64, "%s", s_str(r.json, "csrf_token"));
+    }
+    if (out)
+        *out = r;
+    else
+        s_resp_free(&r);
+    return status == 200 ? 0 : status;
+}
+
+static void s_use_cookie(const char *cookie, const char *csrf)
+{
+    snprintf(E.auth, sizeof E.auth, "Cookie: tb_session=%s\r\n%s%s%s", cookie,
+             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "");
+}
+
+Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardown,
+     .timeout = 180)
+{
+    char *operator_token = strdup(E.auth);
+    /* an organisation's user, and a request of another organisation */
+    const char *add[] = {"--user-add", "petrov", "--role", "by.gomeldrev", NULL};
+    cr_assert_eq(s_admin(add, "petrov's long password\n", NULL), 0);
+    cr_assert_eq(s_admin(add, "petrov's long password\n", NULL), 1,
+                 "a second add refused");
+    const char *weak[] = {"--user-add", "weak", "--role", "operator", NULL};
+    cr_assert_eq(s_admin(weak, "short\n", NULL), 2, "a short password refused");
+    char *offer = s_submit_published("offer_cn.json", NULL);
+
+    /* no credentials: 401 on every route but login and health */
+    E.auth[0] = '\0';
+    s_resp_t r = s_http("GET", "/api/v1/requests", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/health", NULL);
+    s_expect(&r, 200, NULL);
+    s_resp_free(&r);
+    snprintf(E.auth, sizeof E.auth, "Authorization: Bearer not-a-token\r\n");
+    r = s_http("GET", "/api/v1/requests", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+    E.auth[0] = '\0';
+
+    /* a wrong password: 401, the same answer as an unknown user */
+    char cookie[128], csrf[64];
+    cr_assert_eq(s_login("petrov", "not the password", cookie, csrf, NULL), 401);
+    cr_assert_eq(s_login("nobody", "not the password", cookie, csrf, NULL), 401);
+
+    /* the organisation's user logs in: its own org's requests only */
+    s_resp_t lr;
+    cr_assert_eq(s_login("petrov", "petrov's long password", cookie, csrf, &lr), 0);
+    cr_assert_str_eq(s_str(lr.json, "role"), "by.gomeldrev");
+    s_resp_free(&lr);
+    s_use_cookie(cookie, NULL);
+    r = s_http("GET", "/api/v1/me", NULL);
+    s_expect(&r, 200, NULL);
+    cr_assert_str_eq(s_str(r.json, "user"), "petrov");
+    cr_assert_str_eq(s_str(r.json, "csrf_token"), csrf);
+    s_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/requests/%s", offer);
+    r = s_http("GET", path, NULL);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/notifications/operators", NULL);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+
+    /* a change from a cookie session without the CSRF token: 403; with it, the
+       service decides (its own need: created) */
+    char *need = s_data("need_by.json", NULL);
+    r = s_http("POST", "/api/v1/requests", need);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    cr_assert_not_null(strstr(s_str(r.json, "error.message"), "CSRF"));
+    s_resp_free(&r);
+    s_use_cookie(cookie, "wrong-token");
+    r = s_http("POST", "/api/v1/requests", need);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    s_use_cookie(cookie, csrf);
+    r = s_http("POST", "/api/v1/requests", need);
+    s_expect(&r, 201, NULL);
+    char *need_id = strdup(s_str(r.json, "request.id"));
+    s_resp_free(&r);
+    /* ...but publishing is the operators' */
+    snprintf(path, sizeof path, "/api/v1/requests/%s/publish", need_id);
+    r = s_http("POST", path, "{\"version\": 1}");
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    /* an org submitting for another org: 403 from intake */
+    char *other = s_data("offer_cn.json", "OTHER-ORG-1");
+    r = s_http("POST", "/api/v1/requests", other);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    free(other);
+
+    /* the operator publishes; the history names the person */
+    snprintf(E.auth, sizeof E.auth, "%s", operator_token);
+    r = s_http("POST", path, "{\"version\": 1, \"reason\": \"reviewed\"}");
+    s_expect(&r, 200, NULL);
+    s_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/requests/%s/history", need_id);
+    r = s_http("GET", path, NULL);
+    s_expect(&r, 200, NULL);
+    cr_assert_not_null(strstr(r.body, "\"by.gomeldrev:petrov via gateway\""), "%s",
+                       r.body);
+    cr_assert_not_null(strstr(r.body, "\"operator:ivanova via gateway\""), "%s", r.body);
+    s_resp_free(&r);
+
+    /* expiry: a session past its time is refused */
+    s_use_cookie(cookie, csrf);
+    cr_assert_eq(tb_test_sql_exec(E.db, "UPDATE gateway_sessions SET expires_at = now() "
+                                        "- interval '1 second' WHERE kind = 'session'"),
+                 0);
+    r = s_http("GET", "/api/v1/me", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+
+    /* logout ends the session at once */
+    cr_assert_eq(s_login("petrov", "petrov's long password", cookie, csrf, NULL), 0);
+    s_use_cookie(cookie, csrf);
+    r = s_http("POST", "/api/v1/logout", NULL);
+    s_expect(&r, 200, NULL);
+    char *cleared = s_header(r.head, "Set-Cookie");
+    cr_assert_not_null(strstr(cleared, "Max-Age=0"));
+    free(cleared);
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/me", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+
+    /* a bearer token is not a cookie (which would skip the CSRF check) */
+    const char *tok = strchr(operator_token, ' ') + 1;
+    tok = strchr(tok, ' ') + 1;
+    char token[64];
+    snprintf(token, sizeof token, "%.*s", (int)strcspn(tok, "\r"), tok);
+    s_use_cookie(token, NULL);
+    r = s_http("GET", "/api/v1/me", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+
+    /* failed logins are limited: after 5 for one user, 429 with Retry-After,
+       even with the right password */
+    E.auth[0] = '\0';
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(s_login("petrov", "guess guess guess", cookie, csrf, NULL), 401);
+    s_resp_t limited;
+    cr_assert_eq(s_login("petrov", "petrov's long password", cookie, csrf, &limited),
+                 429);
+    char *retry = s_header(limited.head, "Retry-After");
+    cr_assert_not_null(retry);
+    cr_assert_gt(atoi(retry), 0);
+    free(retry);
+    s_resp_free(&limited);
+
+    /* a new password or disabling ends what was open */
+    const char *passwd[] = {"--user-passwd", "ivanova", NULL};
+    cr_assert_eq(s_admin(passwd, "a brand new password\n", NULL), 0);
+    snprintf(E.auth, sizeof E.auth, "%s", operator_token);
+    r = s_http("GET", "/api/v1/requests", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+    E.auth[0] = '\0';
+    cr_assert_eq(s_login("ivanova", "a brand new password", cookie, csrf, NULL), 0);
+    const char *disable[] = {"--user-disable", "ivanova", NULL};
+    cr_assert_eq(s_admin(disable, NULL, NULL), 0);
+    s_use_cookie(cookie, csrf);
+    r = s_http("GET", "/api/v1/me", NULL);
+    s_expect(&r, 401, "UNAUTHENTICATED");
+    s_resp_free(&r);
+    E.auth[0] = '\0';
+    cr_assert_eq(s_login("ivanova", "a brand new password", cookie, csrf, NULL), 401);
+
+    /* only hashes are stored: Argon2id for passwords, no secret in the table */
+    cr_assert_eq(tb_test_sql_scalar(E.db, "SELECT count(*) FROM gateway_users WHERE "
+                                          "password_hash NOT LIKE '$argon2id$%'"),
+                 0);
+    free(need);
+    free(need_id);
+    free(offer);
+    free(operator_token);
 }

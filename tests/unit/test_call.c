@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "tb_auth.h"
 #include "tb_call.h"
 
 static tb_call_t s_call(tb_arena_t *a, const char *actor, bool is_operator)
@@ -178,14 +179,17 @@ static tb_call_t s_fresh(tb_arena_t *a)
     return call;
 }
 
-/* The packed bytes of a Get request with this correlation id and actor. */
-static uint8_t *s_frame(tb_arena_t *a, const char *cid, const char *actor, size_t *len)
+/* The packed bytes of a Get request with this correlation id, actor and
+   person (NULL: none). */
+static uint8_t *s_frame_for(tb_arena_t *a, const char *cid, const char *actor,
+                            const char *person, size_t *len)
 {
     Techbridge__GetRequest get = TECHBRIDGE__GET_REQUEST__INIT;
     get.id = "00000000-0000-4000-8000-000000000001";
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.correlation_id = (char *)cid;
     req.actor = (char *)actor;
+    req.person = (char *)(person ? person : "");
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_GET;
     req.get = &get;
     *len = protobuf_c_message_get_packed_size(&req.base);
@@ -193,6 +197,11 @@ static uint8_t *s_frame(tb_arena_t *a, const char *cid, const char *actor, size_
     cr_assert_not_null(buf);
     protobuf_c_message_pack(&req.base, buf);
     return buf;
+}
+
+static uint8_t *s_frame(tb_arena_t *a, const char *cid, const char *actor, size_t *len)
+{
+    return s_frame_for(a, cid, actor, NULL, len);
 }
 
 /* tb_call_prepare of a Get frame (cid, actor claim) as `user_id`/`keyed`. */
@@ -343,5 +352,61 @@ Test(call, prepare_refuses_what_does_not_decode)
     cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
     cr_assert_str_eq(call.reply->error->message, "unknown or missing kind");
     cr_assert_str_eq(call.reply->correlation_id, "cid-2");
+    tb_arena_destroy(&a);
+}
+
+static int s_prepare_person(tb_call_t *call, const char *actor, const char *person,
+                            const char *user_id, bool keyed)
+{
+    size_t len = 0;
+    uint8_t *body = s_frame_for(call->arena, "cid-1", actor, person, &len);
+    return tb_call_prepare(call, body, len, S_MAX_FRAME, user_id, keyed);
+}
+
+/*  A gateway key acts as the actor it names, and the person goes to `who`. */
+Test(call, prepare_gateway_key_acts_for_the_named_actor)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, "org.a", "petrov", TB_AUTH_GATEWAY, true), 0);
+    cr_assert_str_eq(call.actor, "org.a");
+    cr_assert_not(call.is_operator);
+    cr_assert_str_eq(call.who, "org.a:petrov via gateway");
+
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, TB_OPERATOR, "ivanova", TB_AUTH_GATEWAY, true),
+                 0);
+    cr_assert(call.is_operator);
+    cr_assert_str_eq(call.who, "operator:ivanova via gateway");
+
+    /* it must name someone, and never the gateway or the operators' topic */
+    const char *bad[] = {"", TB_AUTH_GATEWAY, "operators", "Not An Org"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        call = s_fresh(a);
+        cr_assert_eq(s_prepare_person(&call, bad[i], "petrov", TB_AUTH_GATEWAY, true), -1,
+                     "%s", bad[i]);
+        cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+    }
+    tb_arena_destroy(&a);
+}
+
+Test(call, prepare_person_only_from_a_gateway)
+{
+    tb_arena_t *a = tb_arena_new(0);
+    /* another key naming a person: refused */
+    tb_call_t call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, "", "petrov", "org.a", true), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__PERMISSION_DENIED);
+    /* open mode: taken like the actor; a malformed person refused */
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, "org.a", "petrov", NULL, false), 0);
+    cr_assert_str_eq(call.who, "org.a:petrov via gateway");
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, "org.a", "Petrov Ivan", NULL, false), -1);
+    cr_assert_eq(s_code(&call), TECHBRIDGE__CODE__INVALID_ARGUMENT);
+    /* no person: who is the actor */
+    call = s_fresh(a);
+    cr_assert_eq(s_prepare_person(&call, "org.a", NULL, NULL, false), 0);
+    cr_assert_str_eq(call.who, "org.a");
     tb_arena_destroy(&a);
 }

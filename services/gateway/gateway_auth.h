@@ -1,0 +1,49 @@
+/*  gateway_auth: people. Passwords hashed with Argon2id (libsodium
+    crypto_pwhash_str), login sessions in an HttpOnly SameSite=Strict cookie with
+    an expiry and a CSRF token that every change must echo, bearer tokens for
+    scripts, and a limit on failed logins. Secrets are random 256-bit values;
+    only their BLAKE2b hash is stored. */
+#ifndef GATEWAY_AUTH_H
+#define GATEWAY_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*  Argon2id cost: 19 MiB and 2 passes (the OWASP minimum for Argon2id). Why not
+    libsodium's INTERACTIVE (64 MiB): the gateway must stay small, and hashes
+    are checked one at a time, so a burst of logins cannot multiply it. */
+#define GW_PWHASH_OPSLIMIT 2
+#define GW_PWHASH_MEMLIMIT (19u * 1024 * 1024)
+#define GW_PASSWORD_MIN    10
+#define GW_PASSWORD_MAX    256
+
+/*  Initialises libsodium. Returns 0 or -1. */
+int gw_auth_init(void);
+
+/*  Hashes a password into `out` (crypto_pwhash_STRBYTES = 128 bytes). Returns 0
+    or -1 (out of memory). */
+int gw_auth_hash_password(const char *password, char out[128]);
+/*  True when `password` matches `hash`. Verifications run one at a time. */
+bool gw_auth_verify_password(const char *hash, const char *password);
+/*  Checks a new password's length; returns NULL or the reason. */
+const char *gw_auth_password_problem(const char *password);
+
+/*  A new random secret, URL-safe base64 without padding (43 characters). */
+void gw_auth_new_secret(char out[48]);
+/*  The stored form of a secret: hex of its BLAKE2b-256 (64 characters). */
+void gw_auth_secret_hash(const char *secret, char out[65]);
+
+/*  Failed logins per key (a user name, a client address) within a window: past
+    a key's limit of failures it is refused until the window ends. Thread-safe. */
+typedef struct gw_limiter_t gw_limiter_t;
+gw_limiter_t *gw_limiter_new(int64_t window_ms);
+void gw_limiter_destroy(gw_limiter_t **self_p);
+/*  0 when `key` may try (fewer than `limit` failures in its window), else the
+    ms until it may try again. */
+int64_t gw_limiter_wait_ms(gw_limiter_t *self, const char *key, int limit,
+                           int64_t now_ms);
+void gw_limiter_fail(gw_limiter_t *self, const char *key, int64_t now_ms);
+void gw_limiter_reset(gw_limiter_t *self, const char *key);
+
+#endif
