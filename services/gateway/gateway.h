@@ -112,6 +112,10 @@ int gw_session_gate(gw_req_t *r, enum MHD_Result *rc);
 /*  Serves a /api/v1 request other than the event stream. */
 enum MHD_Result gw_api_serve(gw_req_t *r);
 
+/* gateway_static.c */
+/*  Serves the console: GET / and /console/FILE (404 for anything else). */
+enum MHD_Result gw_static_serve(gw_req_t *r);
+
 /* gateway_events.c */
 /*  Serves GET /api/v1/events: the recipient's notifications as Server-Sent
     Events, from Last-Event-ID (or ?after=) on, then live. */

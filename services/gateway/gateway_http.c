@@ -162,8 +162,7 @@ static enum MHD_Result s_dispatch(gw_req_t *r)
         return gw_events_serve(r);
     if (strncmp(r->path, "/api/v1/", 8) == 0)
         return gw_api_serve(r);
-    r->kind = "unknown";
-    return gw_respond_error(r, 404, TECHBRIDGE__CODE__NOT_FOUND, "no such route");
+    return gw_static_serve(r);
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn,

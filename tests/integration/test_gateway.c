@@ -1129,3 +1129,52 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     free(offer);
     free(operator_token);
 }
+
+/* ---- the console's files ---- */
+
+Test(gateway, console_files_and_their_policy, .init = s_setup, .fini = s_teardown,
+     .timeout = 60)
+{
+    E.auth[0] = '\0'; /* the page itself needs no login: its API calls do */
+    s_resp_t r = s_http("GET", "/", NULL);
+    s_expect(&r, 200, NULL);
+    char *ct = s_header(r.head, "Content-Type");
+    cr_assert_str_eq(ct, "text/html; charset=utf-8");
+    free(ct);
+    char *csp = s_header(r.head, "Content-Security-Policy");
+    cr_assert_not_null(strstr(csp, "script-src 'self'"), "%s", csp);
+    cr_assert_null(strstr(csp, "unsafe-inline"), "%s", csp);
+    cr_assert_null(strstr(csp, "unsafe-eval"), "%s", csp);
+    free(csp);
+    cr_assert_not_null(strstr(r.body, "<html lang=\"en\">"));
+    /* no inline script or style in the page */
+    cr_assert_null(strstr(r.body, "<script>"));
+    cr_assert_null(strstr(r.body, "<style"));
+    cr_assert_null(strstr(r.body, " style="));
+    s_resp_free(&r);
+    const char *files[] = {"/console/app.js", "/console/api.js", "/console/dom.js",
+                           "/console/app.css"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        r = s_http("GET", files[i], NULL);
+        s_expect(&r, 200, NULL);
+        cr_assert_null(strstr(r.body, "innerHTML"), "%s writes HTML from data", files[i]);
+        s_resp_free(&r);
+    }
+    /* nothing else, and no way out of the embedded files */
+    const char *refused[] = {"/console/",
+                             "/console/../../../etc/passwd",
+                             "/console/..%2f..%2fetc%2fpasswd",
+                             "/console/%2e%2e/app.js",
+                             "/etc/passwd",
+                             "/console/app.js/",
+                             "/index.html"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = s_http("GET", refused[i], NULL);
+        cr_assert(r.status == 404 || r.status == 400, "%s: %d", refused[i], r.status);
+        cr_assert_null(strstr(r.body, "root:"));
+        s_resp_free(&r);
+    }
+    r = s_http("POST", "/", "{}");
+    s_expect(&r, 405, NULL);
+    s_resp_free(&r);
+}
