@@ -29,6 +29,10 @@ typedef struct {
     int http_port;
     tb_test_proc_t *intake, *matching, *notif, *gw;
     char auth[512]; /* extra request headers every call sends (a session) */
+    /* with CURVE keys: the services' and the gateway's environment */
+    const char *svc_env[3];
+    const char *gw_env[3];
+    char keydir[256];
 } s_env_t;
 
 static s_env_t E;
@@ -223,6 +227,7 @@ static void s_expect(const s_resp_t *r, int status, const char *code)
 
 static void s_teardown(void)
 {
+    tb_test_set_client_keys(NULL, NULL);
     if (E.gw) {
         int status = tb_test_proc_stop(&E.gw, 5000);
         if (status != 0)
@@ -235,6 +240,16 @@ static void s_teardown(void)
     if (E.intake)
         tb_test_proc_stop(&E.intake, 5000);
     tb_test_db_drop(&E.db);
+    if (E.keydir[0]) {
+        const char *names[] = {"service.key", "tester.key", "gateway.key",
+                               "clients.keys"};
+        char path[400];
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", E.keydir, names[i]);
+            unlink(path);
+        }
+        rmdir(E.keydir);
+    }
 }
 
 static bool s_gateway_ready(void *arg)
@@ -276,7 +291,8 @@ static void s_start_gateway(void)
                           "--log-level",
                           "debug",
                           NULL};
-    E.gw = tb_test_proc_start(TB_GATEWAY_BIN, "gateway", args, NULL);
+    E.gw = tb_test_proc_start(TB_GATEWAY_BIN, "gateway", args,
+                              E.gw_env[0] ? E.gw_env : NULL);
     cr_assert_not_null(E.gw);
     if (!tb_test_wait_until(s_gateway_ready, NULL, S_START_MS)) {
         tb_test_proc_dump_log(E.gw, 4000);
@@ -325,9 +341,8 @@ static void s_use_token(const char *token)
 /*  Everything up on a fresh database. Intake's frames are limited to 4 KiB, so
     that a large (but valid-sized) body reaches it and is refused there:
     RESOURCE_EXHAUSTED, 429. */
-static void s_setup(void)
+static void s_start_all(void)
 {
-    memset(&E, 0, sizeof E);
     if (!tb_test_pg())
         cr_skip_test("TB_TEST_PG is not set");
     E.db = tb_test_db_new();
@@ -341,8 +356,9 @@ static void s_setup(void)
     const char *ia[] = {"--database-url",   E.db,          "--api",       E.intake_api,
                         "--feed",           E.intake_feed, "--max-frame", "4096",
                         "--stats-interval", "0",           NULL};
-    E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, ia, NULL,
-                                     S_START_MS);
+    const char *const *env = E.svc_env[0] ? E.svc_env : NULL;
+    E.intake =
+        tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, ia, env, S_START_MS);
     cr_assert_not_null(E.intake);
     const char *ma[] = {"--database-url",
                         E.db,
@@ -356,7 +372,7 @@ static void s_setup(void)
                         "0",
                         NULL};
     E.matching = tb_test_service_start(TB_MATCHING_BIN, "matching", E.matching_api, ma,
-                                       NULL, S_START_MS);
+                                       env, S_START_MS);
     cr_assert_not_null(E.matching);
     const char *na[] = {"--database-url",
                         E.db,
@@ -372,12 +388,52 @@ static void s_setup(void)
                         "0",
                         NULL};
     E.notif = tb_test_service_start(TB_NOTIFICATION_BIN, "notification", E.notif_api, na,
-                                    NULL, S_START_MS);
+                                    env, S_START_MS);
     cr_assert_not_null(E.notif);
     s_start_gateway();
     char *token = s_user_with_token("ivanova", "operator");
     s_use_token(token);
     free(token);
+}
+
+static void s_setup(void)
+{
+    memset(&E, 0, sizeof E);
+    s_start_all();
+}
+
+/*  The services with CURVE keys: a service key (also an operator, for the
+    feeds), the harness's own operator key (its health checks), and the
+    gateway's key with role "gateway". */
+static void s_setup_keyed(void)
+{
+    memset(&E, 0, sizeof E);
+    if (!tb_test_pg())
+        cr_skip_test("TB_TEST_PG is not set");
+    snprintf(E.keydir, sizeof E.keydir, "/tmp/tb-gw-keys.XXXXXX");
+    cr_assert_not_null(mkdtemp(E.keydir));
+    static char svc_path[512], tester_path[512], gw_path[512];
+    char svc_pub[41], tester_pub[41], gw_pub[41];
+    cr_assert_eq(tb_test_keypair(E.keydir, "service", svc_path, svc_pub), 0);
+    cr_assert_eq(tb_test_keypair(E.keydir, "tester", tester_path, tester_pub), 0);
+    cr_assert_eq(tb_test_keypair(E.keydir, "gateway", gw_path, gw_pub), 0);
+    static char keys_path[600], keys_env[640], secret_env[640], gw_key_env[640],
+        server_env[128];
+    snprintf(keys_path, sizeof keys_path, "%s/clients.keys", E.keydir);
+    FILE *f = fopen(keys_path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s operator\n%s operator\n%s gateway\n", svc_pub, tester_pub, gw_pub);
+    fclose(f);
+    snprintf(keys_env, sizeof keys_env, "TB_KEYS_FILE=%s", keys_path);
+    snprintf(secret_env, sizeof secret_env, "TB_SECRET_KEY_FILE=%s", svc_path);
+    snprintf(gw_key_env, sizeof gw_key_env, "TB_GATEWAY_KEY_FILE=%s", gw_path);
+    snprintf(server_env, sizeof server_env, "TB_SERVER_KEY=%s", svc_pub);
+    E.svc_env[0] = keys_env;
+    E.svc_env[1] = secret_env;
+    E.gw_env[0] = gw_key_env;
+    E.gw_env[1] = server_env;
+    cr_assert_eq(tb_test_set_client_keys(tester_path, svc_pub), 0);
+    s_start_all();
 }
 
 /*  tests/data/<name> as text, with "external_ref" replaced when `ref` is set. */
@@ -1177,4 +1233,70 @@ Test(gateway, console_files_and_their_policy, .init = s_setup, .fini = s_teardow
     r = s_http("POST", "/", "{}");
     s_expect(&r, 405, NULL);
     s_resp_free(&r);
+}
+
+/*  With CURVE keys the gateway calls with its own key (role "gateway"): the
+    services take the person's role from it and still enforce that role's
+    rules, and history names the person. */
+Test(gateway, curve_gateway_key_acts_for_the_person, .init = s_setup_keyed,
+     .fini = s_teardown, .timeout = 180)
+{
+    cr_assert(tb_test_log_has(E.gw, "service.start", NULL));
+    cr_assert_not(tb_test_log_has(E.gw, "security.open", NULL));
+    char *offer = s_submit_published("offer_cn.json", NULL);
+    char *need = s_submit_published("need_by.json", NULL);
+    char *match = s_wait_match(need);
+    const char *add[] = {"--user-add", "petrov", "--role", "by.gomeldrev", NULL};
+    cr_assert_eq(s_admin(add, "petrov's long password\n", NULL), 0);
+    const char *tok[] = {"--token-add", "petrov", NULL};
+    char *token = NULL;
+    cr_assert_eq(s_admin(tok, NULL, &token), 0);
+    token[strcspn(token, "\n")] = '\0';
+    char *operator_auth = strdup(E.auth);
+    s_use_token(token);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/requests/%s", need);
+    s_resp_t r = s_http("GET", path, NULL);
+    s_expect(&r, 200, NULL);
+    s_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/requests/%s", offer);
+    r = s_http("GET", path, NULL);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/matches/%s/accept", match);
+    r = s_http("POST", path, "{\"version\": 1}");
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    /* its own need's matches, and its own events, yes; the operators', no */
+    snprintf(path, sizeof path, "/api/v1/requests/%s/matches", need);
+    r = s_http("GET", path, NULL);
+    s_expect(&r, 200, NULL);
+    s_resp_free(&r);
+    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
+    s_expect(&r, 403, "PERMISSION_DENIED");
+    s_resp_free(&r);
+    /* the org withdraws its own need: history names the person */
+    snprintf(path, sizeof path, "/api/v1/requests/%s/withdraw", need);
+    r = s_http("POST", path, "{\"version\": 2, \"reason\": \"found a supplier\"}");
+    s_expect(&r, 200, NULL);
+    s_resp_free(&r);
+    snprintf(E.auth, sizeof E.auth, "%s", operator_auth);
+    snprintf(path, sizeof path, "/api/v1/requests/%s/history", need);
+    r = s_http("GET", path, NULL);
+    s_expect(&r, 200, NULL);
+    cr_assert_not_null(strstr(r.body, "\"by.gomeldrev:petrov via gateway\""), "%s",
+                       r.body);
+    cr_assert_not_null(strstr(r.body, "\"operator:ivanova via gateway\""), "%s", r.body);
+    s_resp_free(&r);
+    /* the operator's event stream works through the gateway's key */
+    s_sse_t s;
+    s_sse_open(&s, 0);
+    int64_t ids[4];
+    cr_assert_geq(s_sse_read(&s, 1, ids, 10000), 1, "%s", s.buf);
+    close(s.fd);
+    free(operator_auth);
+    free(token);
+    free(offer);
+    free(need);
+    free(match);
 }
