@@ -245,6 +245,7 @@ def main():
                 pass
         match = by_css("#matches .match")
         assert offer["title"] in match.text
+        driver.execute_script("window.scrollTo(0, arguments[0].getBoundingClientRect().top + window.scrollY - 180)", match)
         shot("request-with-match")
 
         # Accept with the version the page shows.
