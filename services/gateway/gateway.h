@@ -24,6 +24,7 @@
 
 typedef struct gw_store_t gw_store_t;
 typedef struct gw_limiter_t gw_limiter_t;
+typedef struct gw_cache_t gw_cache_t;
 
 typedef struct {
     size_t max_body;          /* the largest request body accepted (413 above) */
@@ -40,6 +41,7 @@ typedef struct {
     gw_upstream_t *up;
     gw_store_t *store;
     gw_limiter_t *logins;
+    gw_cache_t *sessions; /* sessions and tokens recently found valid */
     pthread_mutex_t stats_lock;
     tb_stats_t *stats; /* under stats_lock */
     atomic_int stopping;

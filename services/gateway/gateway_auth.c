@@ -147,3 +147,85 @@ void gw_limiter_reset(gw_limiter_t *self, const char *key)
         memset(s, 0, sizeof *s);
     pthread_mutex_unlock(&self->lock);
 }
+
+/* ---- the session cache ---- */
+
+#define S_CACHE_SLOTS 1024
+
+typedef struct {
+    char hash[65];
+    gw_cached_t entry;
+    int64_t stored_ms;
+} s_cache_slot_t;
+
+struct gw_cache_t {
+    pthread_mutex_t lock;
+    int64_t ttl_ms;
+    s_cache_slot_t slots[S_CACHE_SLOTS];
+};
+
+gw_cache_t *gw_cache_new(int64_t ttl_ms)
+{
+    gw_cache_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init(&self->lock, NULL);
+    self->ttl_ms = ttl_ms;
+    return self;
+}
+
+void gw_cache_destroy(gw_cache_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pthread_mutex_destroy(&(*self_p)->lock);
+    sodium_memzero(*self_p, sizeof **self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/*  The slot of a hash: its first hex digits (the hash is uniform). */
+static s_cache_slot_t *s_slot(gw_cache_t *self, const char *hash)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 6 && hash[i]; i++)
+        v = v * 16 +
+            (unsigned)(hash[i] <= '9' ? hash[i] - '0' : (hash[i] | 0x20) - 'a' + 10);
+    return &self->slots[v % S_CACHE_SLOTS];
+}
+
+bool gw_cache_get(gw_cache_t *self, const char *hash, int64_t now_ms, gw_cached_t *out)
+{
+    if (self->ttl_ms <= 0)
+        return false;
+    pthread_mutex_lock(&self->lock);
+    s_cache_slot_t *s = s_slot(self, hash);
+    bool hit = strcmp(s->hash, hash) == 0 && now_ms - s->stored_ms < self->ttl_ms &&
+               now_ms < s->entry.expires_ms;
+    if (hit)
+        *out = s->entry;
+    pthread_mutex_unlock(&self->lock);
+    return hit;
+}
+
+void gw_cache_put(gw_cache_t *self, const char *hash, const gw_cached_t *entry,
+                  int64_t now_ms)
+{
+    if (self->ttl_ms <= 0)
+        return;
+    pthread_mutex_lock(&self->lock);
+    s_cache_slot_t *s = s_slot(self, hash);
+    snprintf(s->hash, sizeof s->hash, "%s", hash);
+    s->entry = *entry;
+    s->stored_ms = now_ms;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void gw_cache_evict(gw_cache_t *self, const char *hash)
+{
+    pthread_mutex_lock(&self->lock);
+    s_cache_slot_t *s = s_slot(self, hash);
+    if (strcmp(s->hash, hash) == 0)
+        memset(s, 0, sizeof *s);
+    pthread_mutex_unlock(&self->lock);
+}

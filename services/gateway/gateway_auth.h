@@ -46,4 +46,27 @@ int64_t gw_limiter_wait_ms(gw_limiter_t *self, const char *key, int limit,
 void gw_limiter_fail(gw_limiter_t *self, const char *key, int64_t now_ms);
 void gw_limiter_reset(gw_limiter_t *self, const char *key);
 
+/*  Sessions and tokens recently found valid, so that a busy script or page
+    does not cost a database round trip per request: an entry is trusted for
+    `ttl_ms`. What that costs: a session ended elsewhere (another gateway, or
+    --user-passwd / --user-disable) still works here for up to ttl_ms; a
+    logout through this gateway evicts its entry at once. Direct-mapped by the
+    hash (a collision just replaces): bounded, no allocation after new. */
+typedef struct gw_cache_t gw_cache_t;
+typedef struct {
+    char user[65];
+    char role[65];
+    char kind[16];
+    char csrf[64];
+    int64_t expires_ms;
+} gw_cached_t;
+gw_cache_t *gw_cache_new(int64_t ttl_ms);
+void gw_cache_destroy(gw_cache_t **self_p);
+/*  True with *out filled when `hash` was stored less than ttl_ms ago and has
+    not expired by `now_ms`. */
+bool gw_cache_get(gw_cache_t *self, const char *hash, int64_t now_ms, gw_cached_t *out);
+void gw_cache_put(gw_cache_t *self, const char *hash, const gw_cached_t *entry,
+                  int64_t now_ms);
+void gw_cache_evict(gw_cache_t *self, const char *hash);
+
 #endif

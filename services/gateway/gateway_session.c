@@ -182,6 +182,7 @@ static enum MHD_Result s_logout(gw_req_t *r)
     enum MHD_Result rc;
     if (gw_session_gate(r, &rc) != 0)
         return rc;
+    gw_cache_evict(r->gw->sessions, r->who.secret_hash);
     if (gw_store_session_delete(r->gw->store, r->who.secret_hash) < 0)
         return gw_respond_error(r, 503, TECHBRIDGE__CODE__UNAVAILABLE,
                                 "database unavailable");
@@ -242,12 +243,25 @@ int gw_session_gate(gw_req_t *r, enum MHD_Result *rc)
     }
     char hash[65];
     gw_auth_secret_hash(secret, hash);
-    gw_session_t s;
-    int found = gw_store_session_get(r->gw->store, hash, &s);
-    if (found < 0) {
-        *rc = gw_respond_error(r, 503, TECHBRIDGE__CODE__UNAVAILABLE,
-                               "database unavailable");
-        return 1;
+    gw_cached_t s;
+    int64_t now = tb_now_ms();
+    int found = 0;
+    if (!gw_cache_get(r->gw->sessions, hash, now, &s)) {
+        gw_session_t db;
+        found = gw_store_session_get(r->gw->store, hash, &db);
+        if (found < 0) {
+            *rc = gw_respond_error(r, 503, TECHBRIDGE__CODE__UNAVAILABLE,
+                                   "database unavailable");
+            return 1;
+        }
+        memset(&s, 0, sizeof s);
+        snprintf(s.user, sizeof s.user, "%s", db.user);
+        snprintf(s.role, sizeof s.role, "%s", db.role);
+        snprintf(s.kind, sizeof s.kind, "%s", db.kind);
+        snprintf(s.csrf, sizeof s.csrf, "%s", db.csrf);
+        s.expires_ms = db.expires_ms;
+        if (found == 0)
+            gw_cache_put(r->gw->sessions, hash, &s, now);
     }
     /* A cookie must hold a session and a bearer a token: a token pasted into a
        cookie would otherwise skip the CSRF check. */

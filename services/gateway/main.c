@@ -42,6 +42,10 @@ static const tb_option_t s_options[] = {
      false},
     {"cookie-secure", "TB_GATEWAY_COOKIE_SECURE", NULL,
      "mark the session cookie Secure (the gateway is served over HTTPS)", true},
+    {"session-cache", "TB_GATEWAY_SESSION_CACHE", "2000",
+     "ms a session or token found valid is trusted without asking the database "
+     "(0: ask every time); a revocation elsewhere takes effect within it",
+     false},
     {"login-limit", "TB_GATEWAY_LOGIN_LIMIT", "5",
      "failed logins per user name (x4 per client address) per 15 minutes", false},
     {"user-add", NULL, NULL, "add user NAME (--role; password on stdin), then exit",
@@ -101,10 +105,11 @@ int main(int argc, char **argv)
         tb_error("service.failed", NULL, TB_S("reason", "libsodium did not initialise"));
         goto done;
     }
-    long db_sessions = 0, session_ttl = 0, login_limit = 0;
+    long db_sessions = 0, session_ttl = 0, login_limit = 0, session_cache = 0;
     if (tb_config_long(config, "db-sessions", 1, 16, &db_sessions) != 0 ||
         tb_config_long(config, "session-ttl", 60, 30L * 86400, &session_ttl) != 0 ||
-        tb_config_long(config, "login-limit", 1, 1000, &login_limit) != 0)
+        tb_config_long(config, "login-limit", 1, 1000, &login_limit) != 0 ||
+        tb_config_long(config, "session-cache", 0, 60000, &session_cache) != 0)
         goto done;
     bool admin = gw_admin_requested(config);
     bool migrate_only = tb_config_switch(config, "migrate");
@@ -123,7 +128,8 @@ int main(int argc, char **argv)
     gw.set.session_ttl_ms = session_ttl * 1000;
     gw.set.cookie_secure = tb_config_switch(config, "cookie-secure");
     gw.set.login_limit = (int)login_limit;
-    if (!(gw.logins = gw_limiter_new(15 * 60 * 1000)))
+    if (!(gw.logins = gw_limiter_new(15 * 60 * 1000)) ||
+        !(gw.sessions = gw_cache_new(session_cache)))
         goto done;
 
     long timeout = 0, max_body = 0, keepalive = 0, stats_interval = 0;
@@ -208,6 +214,7 @@ done:
     gw_upstream_destroy(&gw.up);
     gw_store_destroy(&gw.store);
     gw_limiter_destroy(&gw.logins);
+    gw_cache_destroy(&gw.sessions);
     if (zctx)
         zmq_ctx_term(zctx);
     tb_stats_destroy(&gw.stats);

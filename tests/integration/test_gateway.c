@@ -284,6 +284,8 @@ static void s_start_gateway(void)
                           "1500",
                           "--max-body",
                           "65536",
+                          "--session-cache",
+                          "0",
                           "--session-ttl",
                           "3600",
                           "--sse-keepalive",

@@ -206,3 +206,34 @@ Test(gateway, passwords_and_secrets)
     gw_auth_secret_hash(s2, h2);
     cr_assert_str_neq(h1, h2);
 }
+
+Test(gateway, session_cache_trusts_for_its_ttl_only)
+{
+    gw_cache_t *c = gw_cache_new(2000);
+    gw_cached_t e = {.user = "ivanova",
+                     .role = "operator",
+                     .kind = "session",
+                     .csrf = "x",
+                     .expires_ms = 100000};
+    char h1[65], h2[65];
+    gw_auth_secret_hash("one", h1);
+    gw_auth_secret_hash("two", h2);
+    gw_cached_t out;
+    cr_assert_not(gw_cache_get(c, h1, 0, &out));
+    gw_cache_put(c, h1, &e, 1000);
+    cr_assert(gw_cache_get(c, h1, 2999, &out));
+    cr_assert_str_eq(out.user, "ivanova");
+    cr_assert_not(gw_cache_get(c, h1, 3000, &out), "past the cache's ttl");
+    cr_assert_not(gw_cache_get(c, h2, 1500, &out), "another secret");
+    gw_cache_put(c, h1, &e, 99500);
+    cr_assert_not(gw_cache_get(c, h1, 100000, &out), "past the session's expiry");
+    gw_cache_put(c, h1, &e, 5000);
+    gw_cache_evict(c, h1);
+    cr_assert_not(gw_cache_get(c, h1, 5001, &out), "evicted (logout)");
+    gw_cache_destroy(&c);
+    cr_assert_null(c);
+    gw_cache_t *off = gw_cache_new(0);
+    gw_cache_put(off, h1, &e, 0);
+    cr_assert_not(gw_cache_get(off, h1, 1, &out), "0: never cached");
+    gw_cache_destroy(&off);
+}
