@@ -139,6 +139,7 @@ def main():
         return SKIP
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -169,7 +170,10 @@ def main():
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
                                   options=opts)
-        wait = WebDriverWait(driver, 20)
+        # The console draws a page anew after each action: an element read while
+        # that happens is stale or gone for a moment, so waits look again.
+        wait = WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException,
+                                                             StaleElementReferenceException))
         shot = lambda name: driver.save_screenshot(os.path.join(env.shots, f"{name}.png"))
         by_css = lambda sel: driver.find_element(By.CSS_SELECTOR, sel)
 
