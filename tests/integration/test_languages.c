@@ -12,17 +12,8 @@
 #include "matching_fixture.h"
 #include "tb_lexicon.h"
 
-static void setup(void)
-{
-    fx_setup();
-}
-
-static void teardown(void)
-{
-    if (g_matching)
-        tb_test_proc_stop(&g_matching, 5000);
-    fx_teardown();
-}
+#define setup    mx_setup
+#define teardown mx_teardown
 
 static Techbridge__ApiReply *load_thesaurus(const char *name, const char *actor)
 {
@@ -42,14 +33,7 @@ static Techbridge__ApiReply *load_thesaurus(const char *name, const char *actor)
 
 static Techbridge__ApiReply *list_matches_in(const char *request_id, const char *lang)
 {
-    Techbridge__ListMatches *l =
-        TB_PB_NEW(g_arena, Techbridge__ListMatches, techbridge__list_matches__descriptor);
-    l->request_id = (char *)request_id;
-    l->lang = (char *)lang;
-    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
-    req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
-    req.list_matches = l;
-    return m_call(&req, NULL);
+    return m_list_in(request_id, NULL, lang);
 }
 
 static const Techbridge__ScoreReason *text_reason(const Techbridge__Match *m)
