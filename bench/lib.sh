@@ -154,12 +154,13 @@ ticks_diff() { [ -n "$1" ] && [ -n "$2" ] && echo $(($2 - $1)); }
 
 # The machine, for the table: cores, CPU model, memory, system, PostgreSQL.
 bench_machine() {
-  local cpu mem os
+  local cpu mem os bin=${pgbin:-}
+  [ -n "$bin" ] || bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
   cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
   os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
   echo "$(nproc) cores (${cpu:-unknown CPU}), $mem, ${os:-unknown system}," \
-    "PostgreSQL $("$pgbin/postgres" --version | awk '{ print $NF }')"
+    "PostgreSQL $("$bin/postgres" --version 2>/dev/null | awk '{ print $3 }')"
 }
 
 # bench_row CELLS...: one row of the results table (markdown), on stdout and,
