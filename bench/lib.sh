@@ -90,8 +90,11 @@ bench_pg_start() {
     "SHOW synchronous_commit") full_page_writes=$(sql "$db" "SHOW full_page_writes")" >&2
 }
 
+# A free TCP port on loopback (as scripts/pg-temp finds one: without python3, a
+# random one, and a port taken meanwhile makes the service fail to start).
 bench_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' \
+    2>/dev/null || echo $((20000 + RANDOM % 20000))
 }
 
 hz=$(getconf CLK_TCK)
@@ -119,7 +122,8 @@ cluster_ticks() {
   local pm kids
   pm=$(head -1 "$pgdata/postmaster.pid")
   for _ in 1 2 3 4 5 6 7 8; do
-    kids=$(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+    # The postmaster has one thread: its children are that thread's.
+    kids=$(tr ' ' '\n' <"/proc/$pm/task/$pm/children" | sed '/^$/d; s|.*|/proc/&/stat|')
     # shellcheck disable=SC2086
     cat "/proc/$pm/stat" $kids "/proc/$pm/stat" 2>/dev/null | awk '
       { sub(/^.*\) /, ""); n++; u[n] = $12 + $13; r[n] = $14 + $15 }
