@@ -9,7 +9,9 @@
 
 bench_cleanup_hooks=()
 
+bench_failed=""
 bench_fail() {
+  bench_failed=1
   echo "$bench_name: FAILED: $*" >&2
   exit 1
 }
@@ -26,6 +28,10 @@ bench_check() {
 bench_cleanup() {
   local rc=$? h
   trap - EXIT INT TERM
+  # Any other way out with an error (a command that failed under set -e)
+  # fails the run just as loudly.
+  [ "$rc" = 0 ] || [ -n "$bench_failed" ] ||
+    echo "$bench_name: FAILED: exit status $rc (see the lines above)" >&2
   for h in "${bench_cleanup_hooks[@]}"; do "$h" || true; done
   if [ -n "${work:-}" ]; then
     "$root/scripts/pg-temp" stop "$work/pg" >/dev/null 2>&1 || true
@@ -124,8 +130,10 @@ cluster_ticks() {
   for _ in 1 2 3 4 5 6 7 8; do
     # The postmaster has one thread: its children are that thread's.
     kids=$(tr ' ' '\n' <"/proc/$pm/task/$pm/children" | sed '/^$/d; s|.*|/proc/&/stat|')
+    # A child gone meanwhile makes cat fail: the postmaster's two readings
+    # tell whether that matters.
     # shellcheck disable=SC2086
-    cat "/proc/$pm/stat" $kids "/proc/$pm/stat" 2>/dev/null | awk '
+    { cat "/proc/$pm/stat" $kids "/proc/$pm/stat" 2>/dev/null || true; } | awk '
       { sub(/^.*\) /, ""); n++; u[n] = $12 + $13; r[n] = $14 + $15 }
       END {
         if (n < 2 || r[1] != r[n]) exit 1
@@ -134,6 +142,7 @@ cluster_ticks() {
         print t
       }' && return 0
   done
+  return 0
 }
 
 # cpu_us_per TICKS ROWS: microseconds of CPU per row, or "n/a (why)".
@@ -154,7 +163,10 @@ cpu_us_per() {
 }
 
 # ticks_diff A B: B - A, empty when either reading is missing.
-ticks_diff() { [ -n "$1" ] && [ -n "$2" ] && echo $(($2 - $1)); }
+ticks_diff() {
+  case "$1:$2" in *[!0-9:]* | :* | *:) return 0 ;; esac
+  echo $(($2 - $1))
+}
 
 # The machine, for the table: cores, CPU model, memory, system, PostgreSQL.
 bench_machine() {
