@@ -168,6 +168,19 @@ ticks_diff() {
   echo $(($2 - $1))
 }
 
+# machine_busy SECONDS: how busy the machine's cores were over that many
+# seconds, in percent of all of them (from /proc/stat: everything but idle and
+# iowait). Taken while no benchmark runs, it is the other work's share.
+machine_busy() {
+  local a b
+  a=$(head -1 /proc/stat)
+  sleep "$1"
+  b=$(head -1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '
+    { t = 0; for (i = 2; i <= NF; i++) t += $i; tot[NR] = t; idle[NR] = $5 + $6 }
+    END { dt = tot[2] - tot[1]; if (dt > 0) printf "%.0f\n", 100 * (dt - (idle[2] - idle[1])) / dt }'
+}
+
 # The machine, for the table: cores, CPU model, memory, system, PostgreSQL.
 bench_machine() {
   local cpu mem os bin=${pgbin:-}
