@@ -1089,7 +1089,11 @@ int main(int argc, char **argv)
                "publish call %s / %s, publish reply -> notification %s / %s\n",
                s_ms(a, head.sub_p50), s_ms(b, head.sub_p99), s_ms(c, head.pub_p50),
                s_ms(d, head.pub_p99), s_ms(e, head.pipe_p50), s_ms(f, head.pipe_p99));
-    if (bad > 0)
+    if (bad > 0 && best == 0)
+        printf("max sustained rate (p99 < %.0f ms, none missing): none of the rates tried "
+               "(%.0f/s failed)\n",
+               o.p99_limit_ms, bad);
+    else if (bad > 0)
         printf(
             "max sustained rate (p99 < %.0f ms, none missing): %.0f/s (%.0f/s failed)\n",
             o.p99_limit_ms, best, bad);

@@ -7,15 +7,14 @@
     prints throughput and latency percentiles.
 
       bench_intake [-e ENDPOINT] [-c CLIENTS] [-d SECONDS] [-w WARMUP_S] [-t TAG]
-      bench_intake --pgbench-script TABLE [ROWS]
-          prints a pgbench script: one INSERT into TABLE (same shape as
-          intake_requests) of ROWS rows (1) of the same content, as literal
-          values
 
     Output (one line, key=value, for scripts):
-      clients=16 seconds=10.00 ok=123456 errors=0 req_per_s=12345.6 p50_ms=1.23
-      p99_ms=4.56 max_ms=7.89 client_cpu_us=35
-    (client_cpu_us: the bench's own CPU per answered call, warm-up included)
+      clients=16 seconds=10.00 ok=123456 created=133000 errors=0 req_per_s=12345.6
+      p50_ms=1.23 p99_ms=4.56 max_ms=7.89 client_cpu_us=35
+    (ok: calls answered `created` after the warm-up, which req_per_s and the
+    percentiles count; created: every call answered `created`, warm-up
+    included, i.e. the rows the service says it wrote; client_cpu_us: the
+    bench's own CPU per answered call, warm-up included)
     Exit status 0 when every call succeeded, 1 on any error reply or timeout. */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +71,7 @@ typedef struct {
     void *ctx;
     int64_t warm_until_us; /* calls that end before this are not counted */
     size_t answered;       /* every answered call, warm-up included */
+    size_t created;        /* every call answered `created`, warm-up included */
     int64_t stop_us;
     /* results */
     uint32_t *lat_us;
@@ -220,8 +220,11 @@ static void *s_client_run(void *arg)
             break; /* the socket may now hold a late reply: stop this client */
         }
         c->answered++;
-        if (reply->error || reply->result_case != TECHBRIDGE__API_REPLY__RESULT_REQUEST ||
-            !reply->request->created) {
+        bool created = !reply->error &&
+                       reply->result_case == TECHBRIDGE__API_REPLY__RESULT_REQUEST &&
+                       reply->request->created;
+        c->created += created;
+        if (!created) {
             char what[200];
             snprintf(what, sizeof what, "error reply: code %d: %s",
                      reply->error ? (int)reply->error->code : -1,
@@ -265,66 +268,10 @@ static double s_pct_ms(const uint32_t *v, size_t n, double p)
     return v[i] / 1000.0;
 }
 
-/*  A bytea literal of `len` bytes. */
-static void s_print_hex(const uint8_t *p, size_t len)
-{
-    fputs("'\\x", stdout);
-    for (size_t i = 0; i < len; i++)
-        printf("%02x", p[i]);
-    fputs("'::bytea", stdout);
-}
-
-/*  The pgbench script: one INSERT of `rows` rows of intake_requests' shape,
-    with the content bench clients submit as literal values (only the id, the
-    idempotency key and the times are computed). One row is the baseline; more
-    rows per transaction measure what the row itself costs the database once
-    the per-transaction cost is shared, the floor under any group commit. */
-static int s_pgbench_script(const char *table, long rows)
-{
-    Techbridge__Request r;
-    Techbridge__Org org;
-    Techbridge__Contact contact;
-    Techbridge__Budget budget;
-    Techbridge__UsdAmount min, max;
-    s_request_init(&r, &org, &contact, &budget, &min, &max);
-    char title[160];
-    uint64_t rng = 42;
-    s_title(title, sizeof title, &rng);
-    r.external_ref = "pgbench-0000000000000000";
-    org.id = "bench-pg-0-000";
-    r.title = title;
-    size_t len = protobuf_c_message_get_packed_size(&r.base);
-    uint8_t *buf = malloc(len);
-    if (!buf)
-        return 1;
-    protobuf_c_message_pack(&r.base, buf);
-    bool many = rows > 1;
-    printf("\\set r random(1, 1000000000000)\n");
-    printf(
-        "INSERT INTO %s (id, kind, org_id, external_ref, status, sector, title, "
-        "summary, keywords, version, created_at, updated_at, expires_at, fingerprint, "
-        "body) %s gen_random_uuid(), 'OFFER', 'bench-pg-:client_id', "
-        "'pgbench-:client_id-:r'%s, 'SUBMITTED', 'woodworking', '%s', '%s', "
-        "'lumber drying vacuum kiln heat pump hardwood energy saving', 1, now(), now(), "
-        "now() + interval '12 months', ",
-        table, many ? "SELECT" : "VALUES (", many ? " || '-' || g" : "", title,
-        s_summary);
-    s_print_hex(buf, len); /* the fingerprint is the packed content, as intake's */
-    fputs(", ", stdout);
-    s_print_hex(buf, len);
-    if (many)
-        printf(" FROM generate_series(1, %ld) AS g;\n", rows);
-    else
-        fputs(");\n", stdout);
-    free(buf);
-    return 0;
-}
-
 static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_intake [-e ENDPOINT] [-c CLIENTS] [-d SECONDS] "
-                    "[-w WARMUP_S] [-t TAG]\n"
-                    "       bench_intake --pgbench-script TABLE [ROWS]\n");
+                    "[-w WARMUP_S] [-t TAG]\n");
 }
 
 int main(int argc, char **argv)
@@ -337,14 +284,6 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--pgbench-script") == 0 && v) {
-            long rows = i + 2 < argc ? atol(argv[i + 2]) : 1;
-            if (rows < 1 || rows > 1000) {
-                s_usage();
-                return 2;
-            }
-            return s_pgbench_script(v, rows);
-        }
         if (!v) {
             s_usage();
             return 2;
@@ -401,11 +340,12 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
 
     double cpu = s_cpu_us() - cpu0;
-    size_t total = 0, answered = 0;
+    size_t total = 0, answered = 0, created = 0;
     long errors = 0;
     for (long i = 0; i < clients; i++) {
         total += cs[i].n;
         answered += cs[i].answered;
+        created += cs[i].created;
         errors += cs[i].errors;
     }
     uint32_t *all = malloc((total ? total : 1) * sizeof *all);
@@ -417,9 +357,9 @@ int main(int argc, char **argv)
         k += cs[i].n;
     }
     qsort(all, total, sizeof *all, s_cmp_u32);
-    printf("clients=%ld seconds=%.2f ok=%zu errors=%ld req_per_s=%.1f p50_ms=%.2f "
-           "p99_ms=%.2f max_ms=%.2f client_cpu_us=%.0f\n",
-           clients, seconds, total, errors, (double)total / seconds,
+    printf("clients=%ld seconds=%.2f ok=%zu created=%zu errors=%ld req_per_s=%.1f "
+           "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f client_cpu_us=%.0f\n",
+           clients, seconds, total, created, errors, (double)total / seconds,
            s_pct_ms(all, total, 0.50), s_pct_ms(all, total, 0.99),
            total ? all[total - 1] / 1000.0 : 0.0,
            answered ? cpu / (double)answered : 0.0);

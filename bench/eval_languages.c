@@ -292,7 +292,7 @@ static char *s_dup(void *ctx, const char *s)
 /*  One line of requests.jsonl into an item, converted, normalised and
     checked as tb-intake would (a request intake refuses measures nothing).
     expires_at is not checked: a date in the set must not rot the test. */
-static int s_parse_request(s_eval_t *e, const char *file, int line, const char *json)
+static int s_parse_request(s_eval_t *e, const char *file, int line, char *json)
 {
     json_error_t jerr;
     json_t *doc = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
@@ -336,7 +336,10 @@ static int s_parse_request(s_eval_t *e, const char *file, int line, const char *
     return 0;
 }
 
-static int s_load_requests(s_eval_t *e, const char *path)
+/*  Calls fn for each line of the file at `path` that is not blank, a '#'
+    comment or (with `header`) a line starting with it. */
+static int s_each_line(s_eval_t *e, const char *path, const char *header,
+                       int (*fn)(s_eval_t *, const char *, int, char *))
 {
     char *text = s_read_file(path, NULL);
     if (!text) {
@@ -349,11 +352,18 @@ static int s_load_requests(s_eval_t *e, const char *path)
         if (next)
             *next++ = '\0';
         line++;
-        if (l[strspn(l, " \t\r")] != '\0')
-            rc = s_parse_request(e, path, line, l);
+        if (l[strspn(l, " \t\r")] == '\0' || l[0] == '#' ||
+            (header && strncmp(l, header, strlen(header)) == 0))
+            continue;
+        rc = fn(e, path, line, l);
     }
     free(text);
     return rc;
+}
+
+static int s_load_requests(s_eval_t *e, const char *path)
+{
+    return s_each_line(e, path, NULL, s_parse_request);
 }
 
 static s_item_t *s_find(s_eval_t *e, const char *ref)
@@ -403,24 +413,7 @@ static int s_parse_pair(s_eval_t *e, const char *file, int line, char *l)
 
 static int s_load_pairs(s_eval_t *e, const char *path)
 {
-    char *text = s_read_file(path, NULL);
-    if (!text) {
-        fprintf(stderr, "eval: cannot read %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    int rc = 0, line = 0;
-    for (char *l = text, *next; rc == 0 && l && *l; l = next) {
-        next = strchr(l, '\n');
-        if (next)
-            *next++ = '\0';
-        line++;
-        if (l[strspn(l, " \t\r")] == '\0' || l[0] == '#' ||
-            strncmp(l, "need_ref", 8) == 0)
-            continue;
-        rc = s_parse_pair(e, path, line, l);
-    }
-    free(text);
-    return rc;
+    return s_each_line(e, path, "need_ref", s_parse_pair);
 }
 
 /*  The set's invariants: its documented size, every need paired, every

@@ -179,21 +179,16 @@ static int s_replace(tb_db_t *db, const char *const *lit, const char *source,
     const char *concepts[] = {source, lit[0], lit[1]};
     const char *labels[] = {lit[2], lit[3], lit[4], lit[5]};
     const char *src[] = {source, file, count, actor};
-    PGresult *r;
-    if (!(r = tb_db_query(db, s_replace_sql[0], 1, del)))
-        return -1;
-    PQclear(r);
-    if (!(r = tb_db_query(db, s_replace_sql[1], 3, concepts)))
-        return -1;
-    PQclear(r);
-    if (!(r = tb_db_query(db, s_replace_sql[2], 4, labels)))
-        return -1;
-    PQclear(r);
-    if (!(r = tb_db_query(db, s_replace_sql[3], 4, src)))
-        return -1;
-    PQclear(r);
-    if (!(r = tb_db_query(db, s_replace_sql[4], 0, NULL)))
-        return -1;
+    const struct {
+        int n;
+        const char *const *p;
+    } steps[] = {{1, del}, {3, concepts}, {4, labels}, {4, src}, {0, NULL}};
+    PGresult *r = NULL;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        PQclear(r);
+        if (!(r = tb_db_query(db, s_replace_sql[i], steps[i].n, steps[i].p)))
+            return -1;
+    }
     *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     *total = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);

@@ -680,7 +680,8 @@ int tb_thesaurus_index(tb_thesaurus_t *self, tb_text_t *analyser, char **errors)
         free(e.buf);
     if (rc)
         return -1;
-    qsort(entries, n, sizeof *entries, s_cmp_entry);
+    if (n) /* an empty thesaurus (none loaded yet) has no entries at all */
+        qsort(entries, n, sizeof *entries, s_cmp_entry);
     size_t slots = 16;
     while (slots < n * 2)
         slots *= 2;

@@ -50,15 +50,37 @@ static inline Techbridge__ApiReply *m_call(Techbridge__ApiRequest *req, const ch
     return reply;
 }
 
-static inline Techbridge__ApiReply *m_list(const char *request_id, const char *actor)
+/*  A test program's .init and .fini: the intake fixture, and tb-matching
+    stopped if a test started it. */
+static inline void mx_setup(void)
+{
+    fx_setup();
+}
+
+static inline void mx_teardown(void)
+{
+    if (g_matching)
+        tb_test_proc_stop(&g_matching, 5000);
+    fx_teardown();
+}
+
+/*  list_matches, with concept labels in `lang` (NULL: the default). */
+static inline Techbridge__ApiReply *m_list_in(const char *request_id, const char *actor,
+                                             const char *lang)
 {
     Techbridge__ListMatches *l =
         TB_PB_NEW(g_arena, Techbridge__ListMatches, techbridge__list_matches__descriptor);
     l->request_id = (char *)request_id;
+    l->lang = (char *)(lang ? lang : "");
     Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
     req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
     req.list_matches = l;
     return m_call(&req, actor);
+}
+
+static inline Techbridge__ApiReply *m_list(const char *request_id, const char *actor)
+{
+    return m_list_in(request_id, actor, NULL);
 }
 
 static inline Techbridge__ApiReply *m_get(const char *id, const char *actor)

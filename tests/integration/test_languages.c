@@ -12,17 +12,8 @@
 #include "matching_fixture.h"
 #include "tb_lexicon.h"
 
-static void setup(void)
-{
-    fx_setup();
-}
-
-static void teardown(void)
-{
-    if (g_matching)
-        tb_test_proc_stop(&g_matching, 5000);
-    fx_teardown();
-}
+#define setup    mx_setup
+#define teardown mx_teardown
 
 static Techbridge__ApiReply *load_thesaurus(const char *name, const char *actor)
 {
@@ -42,14 +33,7 @@ static Techbridge__ApiReply *load_thesaurus(const char *name, const char *actor)
 
 static Techbridge__ApiReply *list_matches_in(const char *request_id, const char *lang)
 {
-    Techbridge__ListMatches *l =
-        TB_PB_NEW(g_arena, Techbridge__ListMatches, techbridge__list_matches__descriptor);
-    l->request_id = (char *)request_id;
-    l->lang = (char *)lang;
-    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
-    req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
-    req.list_matches = l;
-    return m_call(&req, NULL);
+    return m_list_in(request_id, NULL, lang);
 }
 
 static const Techbridge__ScoreReason *text_reason(const Techbridge__Match *m)
@@ -251,4 +235,38 @@ Test(languages, language_codes_are_checked, .init = setup, .fini = teardown,
     cr_assert_str_eq(fx_submit_ok(r)->language, "be");
     Techbridge__Request *d = fx_load("offer_cn.json", NULL);
     cr_assert_str_eq(fx_submit_ok(d)->language, "en");
+}
+
+/*  Text the analyser cannot make much of gets a clear answer, never a crash:
+    no letters, a 300-letter "word", scripts mixed in one title, a search of
+    only an over-long word or of only stop words. */
+Test(languages, odd_text_gets_clear_answers, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    fx_start_intake(NULL);
+    Techbridge__Request *r = fx_load("lang/need_ru.json", "odd-1");
+    r->title = "2026-04 / 12345 / 678";
+    r->summary = "";
+    r->n_keywords = 1;
+    r->keywords[0] = "42";
+    r->org->language = "zh";
+    cr_assert_str_eq(fx_submit_ok(r)->language, "zh", "no letters: the org's language");
+
+    char word[301];
+    memset(word, 'x', 300);
+    word[300] = '\0';
+    r = fx_load("lang/offer_en.json", "odd-2");
+    r->summary = tb_arena_printf(g_arena, "%s kiln", word);
+    r->title = "PLC控制 vacuum сушка 干燥 kiln";
+    Techbridge__Request *mixed = fx_submit_ok(r);
+    cr_assert_str_eq(mixed->language, "en", "the larger script wins");
+
+    Techbridge__RequestPage *p = search("干燥");
+    cr_assert_eq(p->n_requests, 1, "the mixed title is found by its Chinese word");
+    p = search("сушка");
+    cr_assert_eq(p->n_requests, 1, "and by its Russian word");
+    Techbridge__ListRequests l = TECHBRIDGE__LIST_REQUESTS__INIT;
+    l.text = tb_arena_strndup(g_arena, word, 150);
+    p = fx_list(&l, NULL);
+    cr_assert_eq(p->n_requests, 0, "an over-long word is searched and finds nothing");
 }

@@ -8,17 +8,8 @@
 
 #include "matching_fixture.h"
 
-static void setup(void)
-{
-    fx_setup();
-}
-
-static void teardown(void)
-{
-    if (g_matching)
-        tb_test_proc_stop(&g_matching, 5000);
-    fx_teardown();
-}
+#define setup    mx_setup
+#define teardown mx_teardown
 
 static char *sql_text(const char *fmt, const char *a)
 {

@@ -96,6 +96,22 @@ Test(thesaurus, broken_files_name_file_and_line)
     cr_assert_eq(tb_thesaurus_size(th), 1, "the good file stays");
 }
 
+Test(thesaurus, an_empty_thesaurus_indexes_and_finds_nothing)
+{
+    cr_assert_eq(tb_thesaurus_index(th, an, &errors), 0);
+    cr_assert_eq(tb_thesaurus_size(th), 0);
+    cr_assert_null(tb_thesaurus_find(th, "wood.drying"));
+    tb_text_use(an, th);
+    tb_arena_t *a = tb_arena_new(0);
+    tb_text_result_t r;
+    const char *parts[] = {"木材干燥 lumber drying сушка"};
+    cr_assert_eq(tb_text_analyse(an, a, parts, 1, TB_LANG_UNKNOWN, 0, &r), 0);
+    cr_assert_eq(r.n_concepts, 0);
+    cr_assert_gt(r.n_terms, 0);
+    tb_arena_destroy(&a);
+    tb_text_use(an, NULL);
+}
+
 Test(thesaurus, stop_word_label_is_an_index_error)
 {
     cr_assert_eq(parse(HEAD "[a.b]\nen = of the\nru = лес\nzh = 木材\n", "s.tbt"), 0);
