@@ -66,8 +66,16 @@ const views = {
   dashboard: dashboardView, notifications: notificationsView,
 };
 
+// Each drawing has a number: one that finishes after a later one started
+// (a redraw on a notification while the page was still loading) is dropped.
+let drawing = 0;
+let drawnHash = null;
+
 export async function route() {
-  banner('');
+  const mine = ++drawing;
+  // A message stays over a redraw of the same page ("Published"), not a move.
+  if (location.hash !== drawnHash) banner('');
+  drawnHash = location.hash;
   const [, name, arg] = (location.hash || '#/').split('/');
   for (const a of document.querySelectorAll('nav a'))
     a.classList.toggle('active', a.getAttribute('href') === `#/${name}`);
@@ -76,8 +84,9 @@ export async function route() {
   clear(main).append(el('p', { class: 'muted', text: 'Loading…' }));
   try {
     const node = await view(arg ? decodeURIComponent(arg) : undefined);
-    clear(main).append(node);
+    if (mine === drawing) clear(main).append(node);
   } catch (e) {
+    if (mine !== drawing) return;
     if (e.status === 401) { signedOut(); clear(main).append(loginView()); return; }
     clear(main).append(el('div', { class: 'card' },
       el('h2', { text: e.status === 403 ? 'Not allowed' : e.status === 404 ? 'Not found' : 'Something went wrong' }),

@@ -31,7 +31,11 @@ export async function startEvents() {
   source = new EventSource(`/api/v1/events?recipient=${encodeURIComponent(recipient)}&after=${after}`);
   source.addEventListener('notification', (ev) => {
     const n = JSON.parse(ev.data);
+    const fresh = !seen.has(n.seq);
     seen.set(n.seq, n);
+    // The page on show may be about this notification's subject (a match of
+    // the request being read): it redraws itself.
+    if (fresh) window.dispatchEvent(new CustomEvent('tb-notification', { detail: n }));
     while (seen.size > 200) seen.delete(Math.min(...seen.keys()));
     renderCount();
   });

@@ -16,7 +16,7 @@ export async function queueView() {
         banner(`${action === 'publish' ? 'Published' : 'Rejected'}: ${r.title}`);
         tr.remove();
       } catch (e) {
-        if (e.status === 409) banner('Someone changed this request meanwhile.', 'error', { label: 'Reload', run: route });
+        if (e.status === 409) banner('Someone changed this request meanwhile.', 'error', { label: 'Reload', run: () => { banner(''); route(); } });
         else banner(`${e.code}: ${e.message}`, 'error');
       }
     };

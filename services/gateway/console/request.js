@@ -16,7 +16,7 @@ const OWNER_ACTIONS = ['withdraw', 'renew'];
 
 function stale(e) {
   if (e.status === 409 && e.code === 'ABORTED')
-    banner('This was changed by someone else since the page was drawn.', 'error', { label: 'Reload', run: route });
+    banner('This was changed by someone else since the page was drawn.', 'error', { label: 'Reload', run: () => { banner(''); route(); } });
   else banner(`${e.code}: ${e.message}`, 'error');
 }
 
@@ -102,7 +102,20 @@ function matchCard(m, r) {
       el('button', { type: 'button', 'data-decide': d, class: d === 'accept' ? 'primary' : '', text: d, onclick: decide(d) }))) : null);
 }
 
+// A request's page redraws when a notification concerns it (a match proposed,
+// accepted or declined, its status changed), so the operator sees it live.
+let shown = null;
+window.addEventListener('tb-notification', (ev) => {
+  const n = ev.detail;
+  const about = [n.subject_id, n.request && n.request.id, n.match && n.match.need_id,
+    n.match && n.match.offer_id];
+  const [, view, arg] = (location.hash || '').split('/');
+  if (shown && view === 'request' && decodeURIComponent(arg || '') === shown && about.includes(shown))
+    route();
+});
+
 export async function requestView(id) {
+  shown = id;
   const lang = sessionStorage.getItem('tb.lang') || 'en';
   const [res, hist] = await Promise.all([api.get(`/requests/${encodeURIComponent(id)}`),
     api.get(`/requests/${encodeURIComponent(id)}/history`)]);
