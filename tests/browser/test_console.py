@@ -271,6 +271,17 @@ def main():
         assert not driver.find_elements(By.CSS_SELECTOR, "#request-title b")
         shot("markup-as-text")
 
+        # A stale page: someone edits it behind the page's back (nothing is
+        # notified, so the page does not redraw); the page's reject, with the
+        # version it drew, is refused and offers a reload.
+        st, _ = env.api("PATCH", f"/requests/{xss_id}", {"version": 1, "changes": {"trl": 8}})
+        assert st == 200
+        by_css("#request-actions button[data-action='reject']").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "banner"), "changed by someone else"))
+        shot("stale-version")
+        by_css("#banner button").click()
+        wait.until(lambda d: "SUBMITTED (version 2)" in d.find_element(By.ID, "main").text)
+
         # An organisation's user: its own need yes, another's offer no.
         by_css("#logout").click()
         login("petrov", "petrov's password")
