@@ -91,14 +91,17 @@ static enum MHD_Result s_login(gw_req_t *r)
         return gw_respond_error(r, 405, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                                 "method not allowed on this route");
     json_t *body = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
-    const char *user = json_string_value(json_object_get(body, "user"));
+    const char *given = json_string_value(json_object_get(body, "user"));
     const char *password = json_string_value(json_object_get(body, "password"));
-    if (!user || !password || !tb_valid_org_id(user) ||
+    if (!given || !password || !tb_valid_org_id(given) ||
         strlen(password) > GW_PASSWORD_MAX) {
         json_decref(body);
         return gw_respond_error(r, 400, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                                 "expected {\"user\": NAME, \"password\": PASSWORD}");
     }
+    /* A copy: the name is logged and counted after the body is freed. */
+    char user[65];
+    snprintf(user, sizeof user, "%s", given);
     char user_key[96], addr_key[64];
     snprintf(user_key, sizeof user_key, "user:%s", user);
     s_client_addr(r, addr_key);
