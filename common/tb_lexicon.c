@@ -216,11 +216,12 @@ int tb_thesaurus_db_replace(tb_db_t *db, tb_arena_t *arena, const tb_thesaurus_t
     /*  The source's rows are locked by the DELETE; a concurrent load of
         another source that claims one of these ids waits on the primary key. */
     const char *check[] = {lit[0], source};
-    PGresult *r = tb_db_query(db,
-                              "SELECT id || ' (' || source || ')' FROM thesaurus_concepts "
-                              "WHERE id = ANY ($1::text[]) AND source <> $2 ORDER BY id "
-                              "LIMIT 1",
-                              2, check);
+    PGresult *r =
+        tb_db_query(db,
+                    "SELECT id || ' (' || source || ')' FROM thesaurus_concepts "
+                    "WHERE id = ANY ($1::text[]) AND source <> $2 ORDER BY id "
+                    "LIMIT 1",
+                    2, check);
     if (!r) {
         tb_db_rollback(db);
         return -1;

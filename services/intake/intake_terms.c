@@ -20,7 +20,8 @@ static void s_append(tb_pgarray_t *a, char *const *items, size_t n, const char *
                      tb_arena_t *arena, bool *ok)
 {
     for (size_t i = 0; *ok && i < n; i++) {
-        const char *s = *prefix ? tb_arena_printf(arena, "%s%s", prefix, items[i]) : items[i];
+        const char *s =
+            *prefix ? tb_arena_printf(arena, "%s%s", prefix, items[i]) : items[i];
         if (!s)
             *ok = false;
         else
@@ -51,8 +52,7 @@ int intake_terms(intake_core_t *self, tb_arena_t *arena, Techbridge__Request *re
     if (!req->language || !*req->language)
         /*  No letters at all (a title of digits): nothing to tell by; the
             organisation's preferred language is the best guess, else English. */
-        req->language = (char *)(r.language != TB_LANG_UNKNOWN
-                                     ? tb_lang_code(r.language)
+        req->language = (char *)(r.language != TB_LANG_UNKNOWN ? tb_lang_code(r.language)
                                  : req->org && req->org->language && *req->org->language
                                      ? req->org->language
                                      : "en");

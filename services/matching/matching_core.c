@@ -517,7 +517,8 @@ static int s_get(matching_core_t *self, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__NOT_FOUND, "no match %s", id);
     tb_lexicon_refresh(self->lexicon, self->db, false);
     if (s_label(self, call->arena, m, lang) != 0)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_MATCH;
     call->reply->match = m;
     return 0;
@@ -536,16 +537,17 @@ static int s_replace_thesaurus(matching_core_t *self, tb_call_t *call,
     if (rc > 0)
         return tb_call_error(call, TECHBRIDGE__CODE__ALREADY_EXISTS,
                              "concept %s belongs to another source", conflict);
-    Techbridge__ThesaurusResult *res = TB_PB_NEW(
-        call->arena, Techbridge__ThesaurusResult, techbridge__thesaurus_result__descriptor);
+    Techbridge__ThesaurusResult *res =
+        TB_PB_NEW(call->arena, Techbridge__ThesaurusResult,
+                  techbridge__thesaurus_result__descriptor);
     if (!res || !(res->source = tb_arena_strdup(call->arena, source)))
         return tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "out of memory");
     res->concepts = (int32_t)tb_thesaurus_size(th);
     res->total_concepts = (int32_t)total;
     res->version = version;
     tb_info("thesaurus.replaced", call->cid, TB_S("source", source), TB_S("file", file),
-            TB_I("concepts", res->concepts), TB_I("total", total), TB_I("version", version),
-            TB_S("actor", call->actor));
+            TB_I("concepts", res->concepts), TB_I("total", total),
+            TB_I("version", version), TB_S("actor", call->actor));
     tb_lexicon_refresh(self->lexicon, self->db, true);
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_THESAURUS;
     call->reply->thesaurus = res;
@@ -570,7 +572,8 @@ static int s_load_thesaurus(matching_core_t *self, tb_call_t *call)
     char *errors = NULL;
     const char *source = NULL;
     const char *text = q->text ? q->text : "";
-    int bad = th ? tb_thesaurus_parse(th, text, strlen(text), file, &source, &errors) : -1;
+    int bad =
+        th ? tb_thesaurus_parse(th, text, strlen(text), file, &source, &errors) : -1;
     if (bad == 0)
         bad = tb_thesaurus_index(th, tb_lexicon_text(self->lexicon), &errors);
     int rc = -1;

@@ -20,8 +20,8 @@ static Techbridge__ApiReply *load_thesaurus(const char *name, const char *actor)
     char path[512];
     char *text = tb_test_read_file(tb_test_data_path(name, path));
     cr_assert_not_null(text, "%s", path);
-    Techbridge__LoadThesaurus *lt =
-        TB_PB_NEW(g_arena, Techbridge__LoadThesaurus, techbridge__load_thesaurus__descriptor);
+    Techbridge__LoadThesaurus *lt = TB_PB_NEW(g_arena, Techbridge__LoadThesaurus,
+                                              techbridge__load_thesaurus__descriptor);
     lt->text = tb_arena_strdup(g_arena, text);
     lt->file = (char *)name;
     free(text);
@@ -226,7 +226,8 @@ Test(languages, language_codes_are_checked, .init = setup, .fini = teardown,
     bool lang = false, org_lang = false;
     for (size_t i = 0; i < reply->error->n_violations; i++) {
         lang = lang || strcmp(reply->error->violations[i]->field, "language") == 0;
-        org_lang = org_lang || strcmp(reply->error->violations[i]->field, "org.language") == 0;
+        org_lang =
+            org_lang || strcmp(reply->error->violations[i]->field, "org.language") == 0;
     }
     cr_assert(lang && org_lang, "both named");
     /*  Declared wins over detection, and old clients that send none get one. */
