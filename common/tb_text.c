@@ -159,11 +159,6 @@ void tb_text_use(tb_text_t *self, const tb_thesaurus_t *thesaurus)
     self->thesaurus = thesaurus;
 }
 
-const tb_thesaurus_t *tb_text_thesaurus(const tb_text_t *self)
-{
-    return self->thesaurus;
-}
-
 static int s_grow(UChar **buf, int32_t *cap, int32_t need)
 {
     if (need <= *cap)

@@ -46,21 +46,13 @@ void matching_core_destroy(matching_core_t **self_p)
 
 /* ---- text ---- */
 
-/*  A text[] literal of `items`, each after `prefix`. */
-static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n,
-                             const char *prefix, char *const *more, size_t n_more)
+/*  A text[] literal of `items`. */
+static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n)
 {
     tb_pgarray_t *a = tb_pgarray_new();
-    bool ok = a != NULL;
-    for (size_t i = 0; ok && i < n; i++)
+    for (size_t i = 0; a && i < n; i++)
         tb_pgarray_text(a, items[i]);
-    for (size_t i = 0; ok && i < n_more; i++) {
-        const char *s = tb_arena_printf(arena, "%s%s", prefix, more[i]);
-        if (!(ok = s != NULL))
-            break;
-        tb_pgarray_text(a, s);
-    }
-    const char *lit = ok ? tb_pgarray_copy(a, arena) : NULL;
+    const char *lit = a ? tb_pgarray_copy(a, arena) : NULL;
     tb_pgarray_destroy(&a);
     return lit;
 }
@@ -68,22 +60,12 @@ static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n,
 int matching_analyse(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
                      const Techbridge__Request *r, matching_text_t *out)
 {
-    tb_lexicon_refresh(self->lexicon, db, false);
-    const char *parts[TB_KEYWORDS_MAX + 2];
-    size_t n = 0;
-    parts[n++] = r->title;
-    for (size_t i = 0; i < r->n_keywords && i < TB_KEYWORDS_MAX; i++)
-        parts[n++] = r->keywords[i];
-    parts[n++] = r->summary;
-    tb_lang_t declared = TB_LANG_UNKNOWN;
-    if (r->language && *r->language && tb_lang_parse(r->language, &declared) != 0)
-        declared = TB_LANG_UNKNOWN;
     tb_text_result_t t;
-    if (tb_text_analyse(tb_lexicon_text(self->lexicon), arena, parts, n, declared, 0, &t))
+    if (tb_lexicon_analyse_request(self->lexicon, db, arena, r, 0, &t) != 0)
         return -1;
-    out->terms = s_literal(arena, t.terms, t.n_terms, "#", t.concepts, t.n_concepts);
-    out->concepts = s_literal(arena, t.concepts, t.n_concepts, "", NULL, 0);
-    out->phrases = s_literal(arena, t.phrases, t.n_concepts, "", NULL, 0);
+    out->terms = tb_lexicon_terms_literal(arena, &t, false);
+    out->concepts = s_literal(arena, t.concepts, t.n_concepts);
+    out->phrases = s_literal(arena, t.phrases, t.n_concepts);
     out->language = tb_lang_code(t.language);
     return out->terms && out->concepts && out->phrases ? 0 : -1;
 }
