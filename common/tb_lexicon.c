@@ -8,6 +8,7 @@
 
 #include "tb_log.h"
 #include "tb_pgarray.h"
+#include "tb_valid.h"
 #include "tb_util.h"
 
 struct tb_lexicon_t {
@@ -81,6 +82,48 @@ void tb_lexicon_refresh(tb_lexicon_t *self, tb_db_t *db, bool force)
     self->version = tb_thesaurus_version(th);
     tb_info("thesaurus.loaded", NULL, TB_I("version", self->version),
             TB_I("concepts", (int64_t)tb_thesaurus_size(th)));
+}
+
+int tb_lexicon_analyse_request(tb_lexicon_t *self, tb_db_t *db, tb_arena_t *arena,
+                               const Techbridge__Request *req, unsigned flags,
+                               tb_text_result_t *out)
+{
+    tb_lexicon_refresh(self, db, false);
+    const char *parts[TB_KEYWORDS_MAX + 2];
+    size_t n = 0;
+    parts[n++] = req->title;
+    for (size_t i = 0; i < req->n_keywords && i < TB_KEYWORDS_MAX; i++)
+        parts[n++] = req->keywords[i];
+    parts[n++] = req->summary;
+    tb_lang_t declared = TB_LANG_UNKNOWN;
+    if (req->language && *req->language && tb_lang_parse(req->language, &declared) != 0)
+        declared = TB_LANG_UNKNOWN;
+    return tb_text_analyse(self->text, arena, parts, n, declared, flags, out);
+}
+
+/*  Appends `items` to `a`, each after `mark` when it is not NUL. */
+static bool s_append(tb_pgarray_t *a, tb_arena_t *arena, char *const *items, size_t n,
+                     char mark)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = mark ? tb_arena_printf(arena, "%c%s", mark, items[i]) : items[i];
+        if (!s)
+            return false;
+        tb_pgarray_text(a, s);
+    }
+    return true;
+}
+
+const char *tb_lexicon_terms_literal(tb_arena_t *arena, const tb_text_result_t *r,
+                                     bool grams)
+{
+    tb_pgarray_t *a = tb_pgarray_new();
+    bool ok = a && s_append(a, arena, r->terms, r->n_terms, 0) &&
+              (!grams || s_append(a, arena, r->grams, r->n_grams, 0)) &&
+              s_append(a, arena, r->concepts, r->n_concepts, TB_TEXT_CONCEPT_MARK);
+    const char *lit = ok ? tb_pgarray_copy(a, arena) : NULL;
+    tb_pgarray_destroy(&a);
+    return lit;
 }
 
 int tb_thesaurus_db_version(tb_db_t *db, int64_t *version)
@@ -216,11 +259,12 @@ int tb_thesaurus_db_replace(tb_db_t *db, tb_arena_t *arena, const tb_thesaurus_t
     /*  The source's rows are locked by the DELETE; a concurrent load of
         another source that claims one of these ids waits on the primary key. */
     const char *check[] = {lit[0], source};
-    PGresult *r = tb_db_query(db,
-                              "SELECT id || ' (' || source || ')' FROM thesaurus_concepts "
-                              "WHERE id = ANY ($1::text[]) AND source <> $2 ORDER BY id "
-                              "LIMIT 1",
-                              2, check);
+    PGresult *r =
+        tb_db_query(db,
+                    "SELECT id || ' (' || source || ')' FROM thesaurus_concepts "
+                    "WHERE id = ANY ($1::text[]) AND source <> $2 ORDER BY id "
+                    "LIMIT 1",
+                    2, check);
     if (!r) {
         tb_db_rollback(db);
         return -1;

@@ -14,6 +14,7 @@
 #include "tb_db.h"
 #include "tb_text.h"
 #include "tb_thesaurus.h"
+#include "techbridge.pb-c.h"
 
 #define TB_LEXICON_CHECK_MS 2000
 
@@ -33,6 +34,20 @@ tb_text_t *tb_lexicon_text(tb_lexicon_t *self);
 /*  The held thesaurus (NULL: none loaded yet) and its version (-1: none). */
 const tb_thesaurus_t *tb_lexicon_thesaurus(const tb_lexicon_t *self);
 int64_t tb_lexicon_version(const tb_lexicon_t *self);
+
+/*  Analyses a request's text as both services do: its title, each keyword
+    and its summary, each a sentence of its own, in its declared language
+    (else detected), after tb_lexicon_refresh. Results in `arena`. Returns 0
+    or -1. */
+int tb_lexicon_analyse_request(tb_lexicon_t *self, tb_db_t *db, tb_arena_t *arena,
+                               const Techbridge__Request *req, unsigned flags,
+                               tb_text_result_t *out);
+
+/*  The text[] literal of what a request's terms column stores: its terms, its
+    grams (when `grams`), and TB_TEXT_CONCEPT_MARK + each concept id. NULL
+    when the arena is full. */
+const char *tb_lexicon_terms_literal(tb_arena_t *arena, const tb_text_result_t *r,
+                                     bool grams);
 
 /*  The database's thesaurus version. Returns 0 or -1. */
 int tb_thesaurus_db_version(tb_db_t *db, int64_t *version);

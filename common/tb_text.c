@@ -96,8 +96,8 @@ static int s_stoplist_load(s_stoplist_t *list, const char *name)
 
 static bool s_stoplist_has(const s_stoplist_t *list, const char *word)
 {
-    return list->n && bsearch(&word, list->words, list->n, sizeof *list->words,
-                              s_cmp_str) != NULL;
+    return list->n &&
+           bsearch(&word, list->words, list->n, sizeof *list->words, s_cmp_str) != NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -157,11 +157,6 @@ void tb_text_destroy(tb_text_t **self_p)
 void tb_text_use(tb_text_t *self, const tb_thesaurus_t *thesaurus)
 {
     self->thesaurus = thesaurus;
-}
-
-const tb_thesaurus_t *tb_text_thesaurus(const tb_text_t *self)
-{
-    return self->thesaurus;
 }
 
 static int s_grow(UChar **buf, int32_t *cap, int32_t need)
@@ -229,9 +224,9 @@ static int s_normalise(tb_text_t *self, const char *utf8, size_t bytes, int32_t 
 /*  Words                                                                   */
 
 typedef struct {
-    char *term;           /* stem (arena) */
-    int32_t start, end;   /* in self->norm */
-    int sentence;         /* index of the sentence it stands in */
+    char *term;         /* stem (arena) */
+    int32_t start, end; /* in self->norm */
+    int sentence;       /* index of the sentence it stands in */
     s_script_t script;
 } s_word_t;
 
@@ -342,8 +337,8 @@ static char *s_term(s_run_t *run, char *w, s_script_t script, bool *err)
         *err = true;
         return NULL;
     }
-    char *out = tb_arena_strndup(run->arena, (const char *)stem,
-                                 (size_t)sb_stemmer_length(st));
+    char *out =
+        tb_arena_strndup(run->arena, (const char *)stem, (size_t)sb_stemmer_length(st));
     *err = out == NULL;
     return out;
 }
@@ -578,8 +573,8 @@ static int s_word_concepts(s_run_t *run, s_set_t *concepts)
     where each starts. */
 typedef struct {
     char *utf8;
-    int32_t *at;     /* byte offset of character k; at[n] = length */
-    int32_t *u16;    /* UTF-16 offset of character k in norm; u16[n] = end */
+    int32_t *at;  /* byte offset of character k; at[n] = length */
+    int32_t *u16; /* UTF-16 offset of character k in norm; u16[n] = end */
     int32_t n;
 } s_han_run_t;
 

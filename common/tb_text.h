@@ -58,6 +58,10 @@ int tb_lang_parse(const char *code, tb_lang_t *lang);
 /*  Most distinct terms, concepts and grams one analysis returns. */
 #define TB_TEXT_TERMS_MAX 1024
 
+/*  How a concept stands among a request's stored terms: "#" + its id (no
+    word the analyser makes starts with it). */
+#define TB_TEXT_CONCEPT_MARK '#'
+
 /*  Flags of tb_text_analyse. */
 /*  Also every character and pair of adjacent characters of Chinese text, in
     `grams`: what search stores, so that any Chinese word finds text that
@@ -75,7 +79,6 @@ void tb_text_destroy(tb_text_t **self_p);
 /*  The thesaurus whose concepts tb_text_analyse finds (borrowed: it must
     outlive its use here; NULL: none). */
 void tb_text_use(tb_text_t *self, const tb_thesaurus_t *thesaurus);
-const tb_thesaurus_t *tb_text_thesaurus(const tb_text_t *self);
 
 typedef struct {
     tb_lang_t language; /* declared, else detected */

@@ -40,7 +40,7 @@ struct tb_thesaurus_t {
     s_concept_t *concepts;
     size_t n, cap;
     tb_concept_t *views; /* the public view of each concept, made by index */
-    s_slot_t *slots; /* open addressing, power-of-two size; key NULL = empty */
+    s_slot_t *slots;     /* open addressing, power-of-two size; key NULL = empty */
     size_t n_slots, used;
     uint32_t *postings; /* concept indices, grouped per slot */
     size_t max_words, max_han;
@@ -121,8 +121,8 @@ static s_concept_t *s_find(const tb_thesaurus_t *self, const char *id)
     return NULL;
 }
 
-static s_concept_t *s_new_concept(tb_thesaurus_t *self, const char *id, const char *source,
-                                  const char *file, int line)
+static s_concept_t *s_new_concept(tb_thesaurus_t *self, const char *id,
+                                  const char *source, const char *file, int line)
 {
     if (self->n == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 256;
@@ -208,9 +208,10 @@ static int s_error(s_errors_t *e, const char *file, int line, const char *fmt, .
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     char line_buf[768];
-    int n = e->count == TB_THESAURUS_ERRORS_MAX
-                ? snprintf(line_buf, sizeof line_buf, "%s: more errors not listed\n", file)
-                : snprintf(line_buf, sizeof line_buf, "%s:%d: %s\n", file, line, msg);
+    int n =
+        e->count == TB_THESAURUS_ERRORS_MAX
+            ? snprintf(line_buf, sizeof line_buf, "%s: more errors not listed\n", file)
+            : snprintf(line_buf, sizeof line_buf, "%s:%d: %s\n", file, line, msg);
     if (n < 0)
         return -1;
     size_t add = (size_t)n < sizeof line_buf ? (size_t)n : sizeof line_buf - 1;
@@ -278,8 +279,8 @@ typedef struct {
     const char *file;
     const char *source;
     s_errors_t *errors;
-    size_t first;        /* concepts of this file start here */
-    s_concept_t *cur;    /* the concept being read */
+    size_t first;     /* concepts of this file start here */
+    s_concept_t *cur; /* the concept being read */
     bool seen[TB_LANG_COUNT];
 } s_parse_t;
 
@@ -497,7 +498,8 @@ static s_slot_t *s_slot(const tb_thesaurus_t *self, const char *key, size_t len,
     size_t mask = self->n_slots - 1;
     for (size_t i = s_hash(key, len, kind) & mask;; i = (i + 1) & mask) {
         s_slot_t *s = &self->slots[i];
-        if (!s->key || (s->kind == kind && s->len == len && memcmp(s->key, key, len) == 0))
+        if (!s->key ||
+            (s->kind == kind && s->len == len && memcmp(s->key, key, len) == 0))
             return s;
     }
 }
@@ -593,8 +595,8 @@ static int s_filters(tb_thesaurus_t *self, s_entries_t *e, const char *key, bool
 }
 
 /*  Every (key, concept) of every label, its filters, and each concept's id. */
-static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e,
-                     s_entry_t **out, size_t *n_out)
+static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e, s_entry_t **out,
+                     size_t *n_out)
 {
     s_entries_t all = {0};
     for (size_t i = 0; i < self->n; i++) {

@@ -16,7 +16,7 @@
 #include "tb_text.h"
 
 /*  The format line every file starts with. */
-#define TB_THESAURUS_FORMAT "techbridge-thesaurus 1"
+#define TB_THESAURUS_FORMAT      "techbridge-thesaurus 1"
 #define TB_THESAURUS_ID_MAX      64
 #define TB_THESAURUS_LABEL_MIN   2
 #define TB_THESAURUS_LABEL_MAX   80

@@ -50,14 +50,16 @@ static void s_text(const char *text, unsigned mode)
     FUZZ_CHECK(arena, "arena");
     tb_text_result_t r;
     const char *parts[] = {text, "", text};
-    FUZZ_CHECK(tb_text_analyse(s_an, arena, parts, 1 + (mode >> 4 & 2), (tb_lang_t)(mode % 5),
-                               (mode & 8) ? TB_TEXT_GRAMS : 0, &r) == 0,
+    FUZZ_CHECK(tb_text_analyse(s_an, arena, parts, 1 + (mode >> 4 & 2),
+                               (tb_lang_t)(mode % 5), (mode & 8) ? TB_TEXT_GRAMS : 0,
+                               &r) == 0,
                "analysis of any text succeeds");
     s_sorted(r.terms, r.n_terms, "terms sorted and distinct");
     s_sorted(r.concepts, r.n_concepts, "concepts sorted and distinct");
     s_sorted(r.grams, r.n_grams, "grams sorted and distinct");
     for (size_t i = 0; i < r.n_concepts; i++)
-        FUZZ_CHECK(r.phrases[i] && tb_thesaurus_find(s_th, r.concepts[i]), "a known concept");
+        FUZZ_CHECK(r.phrases[i] && tb_thesaurus_find(s_th, r.concepts[i]),
+                   "a known concept");
     for (size_t i = 0; i < r.n_terms; i++)
         FUZZ_CHECK(*r.terms[i], "no empty term");
     tb_arena_destroy(&arena);

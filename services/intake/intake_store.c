@@ -465,9 +465,9 @@ int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
     snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
     char analysed[24];
     snprintf(analysed, sizeof analysed, "%" PRId64, text->analysed);
-    const char *p[12] = {req->id,      version,     req->sector, req->title,
-                         req->summary, keywords,    updated,     expires,
-                         (const char *)body, req->language, text->terms, analysed};
+    const char *p[12] = {
+        req->id, version, req->sector,        req->title,    req->summary, keywords,
+        updated, expires, (const char *)body, req->language, text->terms,  analysed};
     int lengths[12] = {0};
     int formats[12] = {0};
     lengths[8] = (int)body_len;

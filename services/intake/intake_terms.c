@@ -4,67 +4,21 @@
 #include "tb_log.h"
 #include "tb_pgarray.h"
 
-/*  The parts of a request's text the analyser reads: title, keywords, summary. */
-static size_t s_parts(const Techbridge__Request *req, const char **parts, size_t max)
-{
-    size_t n = 0;
-    parts[n++] = req->title;
-    for (size_t i = 0; i < req->n_keywords && n + 1 < max; i++)
-        parts[n++] = req->keywords[i];
-    parts[n++] = req->summary;
-    return n;
-}
-
-/*  Appends `items` to `a`, each after `prefix`. */
-static void s_append(tb_pgarray_t *a, char *const *items, size_t n, const char *prefix,
-                     tb_arena_t *arena, bool *ok)
-{
-    for (size_t i = 0; *ok && i < n; i++) {
-        const char *s = *prefix ? tb_arena_printf(arena, "%s%s", prefix, items[i]) : items[i];
-        if (!s)
-            *ok = false;
-        else
-            tb_pgarray_text(a, s);
-    }
-}
-
-static const char *s_literal(tb_pgarray_t **a, tb_arena_t *arena)
-{
-    const char *lit = *a ? tb_pgarray_copy(*a, arena) : NULL;
-    tb_pgarray_destroy(a);
-    return lit;
-}
-
 int intake_terms(intake_core_t *self, tb_arena_t *arena, Techbridge__Request *req,
                  intake_text_t *out)
 {
-    tb_lexicon_refresh(self->lexicon, self->db, false);
-    const char *parts[TB_KEYWORDS_MAX + 2];
-    size_t n = s_parts(req, parts, sizeof parts / sizeof parts[0]);
-    tb_lang_t declared = TB_LANG_UNKNOWN;
-    if (req->language && *req->language)
-        tb_lang_parse(req->language, &declared); /* validated before */
     tb_text_result_t r;
-    if (tb_text_analyse(tb_lexicon_text(self->lexicon), arena, parts, n, declared,
-                        TB_TEXT_GRAMS, &r) != 0)
+    if (tb_lexicon_analyse_request(self->lexicon, self->db, arena, req, TB_TEXT_GRAMS,
+                                   &r) != 0)
         return -1;
     if (!req->language || !*req->language)
         /*  No letters at all (a title of digits): nothing to tell by; the
             organisation's preferred language is the best guess, else English. */
-        req->language = (char *)(r.language != TB_LANG_UNKNOWN
-                                     ? tb_lang_code(r.language)
+        req->language = (char *)(r.language != TB_LANG_UNKNOWN ? tb_lang_code(r.language)
                                  : req->org && req->org->language && *req->org->language
                                      ? req->org->language
                                      : "en");
-    tb_pgarray_t *a = tb_pgarray_new();
-    bool ok = a != NULL;
-    if (ok) {
-        s_append(a, r.terms, r.n_terms, "", arena, &ok);
-        s_append(a, r.grams, r.n_grams, "", arena, &ok);
-        s_append(a, r.concepts, r.n_concepts, "#", arena, &ok);
-    }
-    out->terms = ok ? s_literal(&a, arena) : NULL;
-    tb_pgarray_destroy(&a);
+    out->terms = tb_lexicon_terms_literal(arena, &r, true);
     out->analysed = tb_lexicon_version(self->lexicon);
     return out->terms ? 0 : -1;
 }
@@ -127,18 +81,15 @@ int intake_query_terms(intake_core_t *self, tb_arena_t *arena, const char *text,
     *words = *concepts = NULL;
     if (r.n_query == 0 && r.n_concepts == 0 && r.n_long == 0)
         return 1;
-    tb_pgarray_t *w = tb_pgarray_new(), *c = tb_pgarray_new();
-    bool ok = w && c;
-    if (ok) {
-        s_append(w, r.query, r.n_query, "", arena, &ok);
-        s_append(c, r.concepts, r.n_concepts, "#", arena, &ok);
-    }
     /*  A query of concepts only (its every word a label) still searches by
         words: the words are what the user typed. */
-    *words = ok && r.n_query ? s_literal(&w, arena) : NULL;
-    *concepts = ok ? s_literal(&c, arena) : NULL;
-    tb_pgarray_destroy(&w);
-    tb_pgarray_destroy(&c);
+    bool ok = true;
+    if (r.n_query) {
+        tb_text_result_t w = {.terms = r.query, .n_terms = r.n_query};
+        ok = (*words = tb_lexicon_terms_literal(arena, &w, false)) != NULL;
+    }
+    tb_text_result_t c = {.concepts = r.concepts, .n_concepts = r.n_concepts};
+    *concepts = tb_lexicon_terms_literal(arena, &c, false);
     if (!ok || !*concepts || (r.n_query && !*words))
         return -1;
     if (!*words) /* a term no request holds: found by concepts only, or (only

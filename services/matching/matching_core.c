@@ -46,21 +46,13 @@ void matching_core_destroy(matching_core_t **self_p)
 
 /* ---- text ---- */
 
-/*  A text[] literal of `items`, each after `prefix`. */
-static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n,
-                             const char *prefix, char *const *more, size_t n_more)
+/*  A text[] literal of `items`. */
+static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n)
 {
     tb_pgarray_t *a = tb_pgarray_new();
-    bool ok = a != NULL;
-    for (size_t i = 0; ok && i < n; i++)
+    for (size_t i = 0; a && i < n; i++)
         tb_pgarray_text(a, items[i]);
-    for (size_t i = 0; ok && i < n_more; i++) {
-        const char *s = tb_arena_printf(arena, "%s%s", prefix, more[i]);
-        if (!(ok = s != NULL))
-            break;
-        tb_pgarray_text(a, s);
-    }
-    const char *lit = ok ? tb_pgarray_copy(a, arena) : NULL;
+    const char *lit = a ? tb_pgarray_copy(a, arena) : NULL;
     tb_pgarray_destroy(&a);
     return lit;
 }
@@ -68,22 +60,12 @@ static const char *s_literal(tb_arena_t *arena, char *const *items, size_t n,
 int matching_analyse(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
                      const Techbridge__Request *r, matching_text_t *out)
 {
-    tb_lexicon_refresh(self->lexicon, db, false);
-    const char *parts[TB_KEYWORDS_MAX + 2];
-    size_t n = 0;
-    parts[n++] = r->title;
-    for (size_t i = 0; i < r->n_keywords && i < TB_KEYWORDS_MAX; i++)
-        parts[n++] = r->keywords[i];
-    parts[n++] = r->summary;
-    tb_lang_t declared = TB_LANG_UNKNOWN;
-    if (r->language && *r->language && tb_lang_parse(r->language, &declared) != 0)
-        declared = TB_LANG_UNKNOWN;
     tb_text_result_t t;
-    if (tb_text_analyse(tb_lexicon_text(self->lexicon), arena, parts, n, declared, 0, &t))
+    if (tb_lexicon_analyse_request(self->lexicon, db, arena, r, 0, &t) != 0)
         return -1;
-    out->terms = s_literal(arena, t.terms, t.n_terms, "#", t.concepts, t.n_concepts);
-    out->concepts = s_literal(arena, t.concepts, t.n_concepts, "", NULL, 0);
-    out->phrases = s_literal(arena, t.phrases, t.n_concepts, "", NULL, 0);
+    out->terms = tb_lexicon_terms_literal(arena, &t, false);
+    out->concepts = s_literal(arena, t.concepts, t.n_concepts);
+    out->phrases = s_literal(arena, t.phrases, t.n_concepts);
     out->language = tb_lang_code(t.language);
     return out->terms && out->concepts && out->phrases ? 0 : -1;
 }
@@ -517,7 +499,8 @@ static int s_get(matching_core_t *self, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__NOT_FOUND, "no match %s", id);
     tb_lexicon_refresh(self->lexicon, self->db, false);
     if (s_label(self, call->arena, m, lang) != 0)
-        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED, "reply too large");
+        return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
+                             "reply too large");
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_MATCH;
     call->reply->match = m;
     return 0;
@@ -536,16 +519,17 @@ static int s_replace_thesaurus(matching_core_t *self, tb_call_t *call,
     if (rc > 0)
         return tb_call_error(call, TECHBRIDGE__CODE__ALREADY_EXISTS,
                              "concept %s belongs to another source", conflict);
-    Techbridge__ThesaurusResult *res = TB_PB_NEW(
-        call->arena, Techbridge__ThesaurusResult, techbridge__thesaurus_result__descriptor);
+    Techbridge__ThesaurusResult *res =
+        TB_PB_NEW(call->arena, Techbridge__ThesaurusResult,
+                  techbridge__thesaurus_result__descriptor);
     if (!res || !(res->source = tb_arena_strdup(call->arena, source)))
         return tb_call_error(call, TECHBRIDGE__CODE__INTERNAL, "out of memory");
     res->concepts = (int32_t)tb_thesaurus_size(th);
     res->total_concepts = (int32_t)total;
     res->version = version;
     tb_info("thesaurus.replaced", call->cid, TB_S("source", source), TB_S("file", file),
-            TB_I("concepts", res->concepts), TB_I("total", total), TB_I("version", version),
-            TB_S("actor", call->actor));
+            TB_I("concepts", res->concepts), TB_I("total", total),
+            TB_I("version", version), TB_S("actor", call->actor));
     tb_lexicon_refresh(self->lexicon, self->db, true);
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_THESAURUS;
     call->reply->thesaurus = res;
@@ -570,7 +554,8 @@ static int s_load_thesaurus(matching_core_t *self, tb_call_t *call)
     char *errors = NULL;
     const char *source = NULL;
     const char *text = q->text ? q->text : "";
-    int bad = th ? tb_thesaurus_parse(th, text, strlen(text), file, &source, &errors) : -1;
+    int bad =
+        th ? tb_thesaurus_parse(th, text, strlen(text), file, &source, &errors) : -1;
     if (bad == 0)
         bad = tb_thesaurus_index(th, tb_lexicon_text(self->lexicon), &errors);
     int rc = -1;

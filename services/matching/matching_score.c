@@ -195,8 +195,8 @@ static int s_text(const matching_side_t *o, const matching_side_t *n,
         snprintf(r->detail, sizeof r->detail,
                  "%zu shared terms, idf %.2f of the need's %.2f; %zu shared concepts, "
                  "idf %.2f of the need's %.2f",
-                 words.n_all, words.common, words.total, concepts.n_all,
-                 concepts.common, concepts.total);
+                 words.n_all, words.common, words.total, concepts.n_all, concepts.common,
+                 concepts.total);
     return 0;
 }
 

@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tb_text.h"
+
 #define MATCHING_W_SECTOR      0.20
 #define MATCHING_W_TEXT        0.50
 #define MATCHING_W_TRL         0.15
@@ -48,8 +50,8 @@
 #define MATCHING_Q_TRL_STEP "0.34"
 #define MATCHING_SHARED_MAX 10
 /*  A term that starts with this is a thesaurus concept ("#wood.drying"). */
-#define MATCHING_CONCEPT_MARK '#'
-#define MATCHING_COMPONENTS 5
+#define MATCHING_CONCEPT_MARK TB_TEXT_CONCEPT_MARK
+#define MATCHING_COMPONENTS   5
 
 /*  One request as the scorer sees it. Strings and arrays are borrowed. */
 typedef struct {
@@ -87,8 +89,8 @@ typedef struct {
     char detail[160];
     const char *shared[MATCHING_SHARED_MAX]; /* borrowed from the need's terms */
     size_t n_shared;
-    const char *concepts[MATCHING_SHARED_MAX]; /* shared concept ids, rarest first */
-    const char *need_text[MATCHING_SHARED_MAX];  /* the words each side wrote */
+    const char *concepts[MATCHING_SHARED_MAX];  /* shared concept ids, rarest first */
+    const char *need_text[MATCHING_SHARED_MAX]; /* the words each side wrote */
     const char *offer_text[MATCHING_SHARED_MAX];
     size_t n_concepts;
 } matching_reason_t;

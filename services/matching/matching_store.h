@@ -77,12 +77,15 @@ int matching_store_load(tb_db_t *db, tb_arena_t *arena, const char *const *ids,
                         size_t n_ids, matching_req_t **out, size_t *n_out);
 
 /*  Candidate retrieval (docs/scoring.md): the text branch looks up the
-    request's rarest terms, at most MATCHING_QUERY_TERMS of them and no more once
+    request's rarest words, at most MATCHING_QUERY_TERMS of them and no more once
     their document frequencies would add up to more than MATCHING_QUERY_DF_BUDGET
     (this bounds the rows the text branch reads); the sector branch adds up to
     MATCHING_SECTOR_LIMIT same-sector requests, by id (deterministic: not by
     updated_at, which is when matching applied an event, not part of the feed). */
-#define MATCHING_QUERY_TERMS     12
+#define MATCHING_QUERY_TERMS 12
+/*  ... and, apart, at most this many of its concepts ("#" terms), under a
+    budget of their own. */
+#define MATCHING_QUERY_CONCEPTS  6
 #define MATCHING_QUERY_DF_BUDGET 3000
 #define MATCHING_SECTOR_LIMIT    50
 

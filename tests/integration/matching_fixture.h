@@ -66,7 +66,7 @@ static inline void mx_teardown(void)
 
 /*  list_matches, with concept labels in `lang` (NULL: the default). */
 static inline Techbridge__ApiReply *m_list_in(const char *request_id, const char *actor,
-                                             const char *lang)
+                                              const char *lang)
 {
     Techbridge__ListMatches *l =
         TB_PB_NEW(g_arena, Techbridge__ListMatches, techbridge__list_matches__descriptor);
@@ -94,8 +94,9 @@ static inline Techbridge__ApiReply *m_get(const char *id, const char *actor)
     return m_call(&req, actor);
 }
 
-static inline Techbridge__ApiReply *m_decide(const char *id, Techbridge__MatchAction action,
-                                      int64_t version, const char *actor)
+static inline Techbridge__ApiReply *m_decide(const char *id,
+                                             Techbridge__MatchAction action,
+                                             int64_t version, const char *actor)
 {
     Techbridge__DecideMatch *d =
         TB_PB_NEW(g_arena, Techbridge__DecideMatch, techbridge__decide_match__descriptor);

@@ -71,9 +71,9 @@ Test(text, russian_stems_one_stem_for_each_form)
 
 Test(text, russian_stop_words_dropped_and_yo_folded)
 {
-    tb_text_result_t r = analyse(
-        "Сушка пиломатериалов твёрдых пород для мебели из берёзы и дуба", TB_LANG_UNKNOWN,
-        0);
+    tb_text_result_t r =
+        analyse("Сушка пиломатериалов твёрдых пород для мебели из берёзы и дуба",
+                TB_LANG_UNKNOWN, 0);
     cr_assert_not(HAS_TERM(r, "для"));
     cr_assert_not(HAS_TERM(r, "и"));
     cr_assert_not(HAS_TERM(r, "из"));
@@ -85,7 +85,8 @@ Test(text, russian_stop_words_dropped_and_yo_folded)
 
 Test(text, english_stems_and_stop_words)
 {
-    tb_text_result_t r = analyse("Drying of the hardwood lumber in kilns", TB_LANG_UNKNOWN, 0);
+    tb_text_result_t r =
+        analyse("Drying of the hardwood lumber in kilns", TB_LANG_UNKNOWN, 0);
     cr_assert_eq(r.language, TB_LANG_EN);
     cr_assert(HAS_TERM(r, "dri"));
     cr_assert(HAS_TERM(r, "kiln"));
@@ -96,7 +97,8 @@ Test(text, english_stems_and_stop_words)
 
 Test(text, chinese_segmentation_of_technical_phrases)
 {
-    tb_text_result_t r = analyse("连续真空干燥生产线，用于橡木和桦木的干燥", TB_LANG_UNKNOWN, 0);
+    tb_text_result_t r =
+        analyse("连续真空干燥生产线，用于橡木和桦木的干燥", TB_LANG_UNKNOWN, 0);
     cr_assert_eq(r.language, TB_LANG_ZH);
     cr_assert(HAS_TERM(r, "真空"));
     cr_assert(HAS_TERM(r, "干燥"));
@@ -109,7 +111,8 @@ Test(text, chinese_segmentation_of_technical_phrases)
 
 Test(text, chinese_grams_make_any_word_findable)
 {
-    tb_text_result_t text = analyse("硬木锯材连续真空干燥生产线", TB_LANG_UNKNOWN, TB_TEXT_GRAMS);
+    tb_text_result_t text =
+        analyse("硬木锯材连续真空干燥生产线", TB_LANG_UNKNOWN, TB_TEXT_GRAMS);
     tb_text_result_t q = analyse("干燥", TB_LANG_UNKNOWN, 0);
     cr_assert_eq(q.n_query, 1);
     cr_assert(has(text.grams, text.n_grams, q.query[0]));
@@ -149,9 +152,11 @@ Test(text, normalisation_full_width_case_and_compatibility)
 
 Test(text, detection_by_script)
 {
-    cr_assert_eq(analyse("сушка драўніны і лесу", TB_LANG_UNKNOWN, 0).language, TB_LANG_BE);
+    cr_assert_eq(analyse("сушка драўніны і лесу", TB_LANG_UNKNOWN, 0).language,
+                 TB_LANG_BE);
     cr_assert_eq(analyse("линия MDF для плит", TB_LANG_UNKNOWN, 0).language, TB_LANG_RU);
-    cr_assert_eq(analyse("PLC控制的真空干燥设备", TB_LANG_UNKNOWN, 0).language, TB_LANG_ZH);
+    cr_assert_eq(analyse("PLC控制的真空干燥设备", TB_LANG_UNKNOWN, 0).language,
+                 TB_LANG_ZH);
     cr_assert_eq(analyse("12345 -- !!!", TB_LANG_UNKNOWN, 0).language, TB_LANG_UNKNOWN);
     tb_text_result_t d = analyse("vacuum kiln", TB_LANG_RU, 0);
     cr_assert_eq(d.language, TB_LANG_RU, "declared wins");
@@ -171,7 +176,8 @@ Test(text, belarusian_folds_towards_russian_stems)
 
 Test(text, mixed_scripts_each_word_by_its_script)
 {
-    tb_text_result_t r = analyse("Линии сушки vacuum drying 干燥设备", TB_LANG_UNKNOWN, 0);
+    tb_text_result_t r =
+        analyse("Линии сушки vacuum drying 干燥设备", TB_LANG_UNKNOWN, 0);
     cr_assert(HAS_TERM(r, "dri"), "English stemmed in a Russian text");
     cr_assert(HAS_TERM(r, "vacuum"));
     cr_assert(HAS_TERM(r, "干燥"));
@@ -205,21 +211,20 @@ Test(text, bad_input_is_answered_never_a_crash)
 }
 
 /*  A small thesaurus for concept spotting. */
-static const char *s_th =
-    "@format techbridge-thesaurus 1\n"
-    "@source test\n"
-    "[wood.drying] woodworking\n"
-    "en = wood drying | lumber drying\n"
-    "ru = сушка древесины | сушка пиломатериалов\n"
-    "zh = 木材干燥 | 锯材干燥\n"
-    "[wood.vacuum_drying]\n"
-    "en = vacuum drying\n"
-    "ru = вакуумная сушка\n"
-    "zh = 真空干燥\n"
-    "[it.mes]\n"
-    "en = manufacturing execution system | MES\n"
-    "ru = система управления производством | MES\n"
-    "zh = 制造执行系统 | MES系统\n";
+static const char *s_th = "@format techbridge-thesaurus 1\n"
+                          "@source test\n"
+                          "[wood.drying] woodworking\n"
+                          "en = wood drying | lumber drying\n"
+                          "ru = сушка древесины | сушка пиломатериалов\n"
+                          "zh = 木材干燥 | 锯材干燥\n"
+                          "[wood.vacuum_drying]\n"
+                          "en = vacuum drying\n"
+                          "ru = вакуумная сушка\n"
+                          "zh = 真空干燥\n"
+                          "[it.mes]\n"
+                          "en = manufacturing execution system | MES\n"
+                          "ru = система управления производством | MES\n"
+                          "zh = 制造执行系统 | MES系统\n";
 
 static tb_thesaurus_t *s_thesaurus(void)
 {
@@ -237,7 +242,8 @@ static tb_thesaurus_t *s_thesaurus(void)
 Test(text, concepts_in_three_languages_with_the_words_written)
 {
     tb_thesaurus_t *th = s_thesaurus();
-    tb_text_result_t ru = analyse("Сушки пиломатериалов твёрдых пород", TB_LANG_UNKNOWN, 0);
+    tb_text_result_t ru =
+        analyse("Сушки пиломатериалов твёрдых пород", TB_LANG_UNKNOWN, 0);
     cr_assert(HAS_CONCEPT(ru, "wood.drying"));
     cr_assert_str_eq(ru.phrases[0], "сушки пиломатериалов");
     tb_text_result_t en = analyse("Drying of lumber; vacuum drying", TB_LANG_UNKNOWN, 0);

@@ -31,8 +31,8 @@ TestSuite(thesaurus, .init = setup, .fini = teardown);
 #define GOOD                                                                             \
     "[wood.drying] woodworking green_economy\n"                                          \
     "en = wood drying | lumber drying\n"                                                 \
-    "ru = сушка древесины\n"                                                             \
-    "zh = 木材干燥\n"                                                                    \
+    "ru = сушка древесины\n"                                               \
+    "zh = 木材干燥\n"                                                                \
     "be = сушка драўніны\n"
 
 static int parse(const char *text, const char *file)
@@ -78,19 +78,18 @@ Test(thesaurus, broken_files_name_file_and_line)
     cr_assert_eq(parse(HEAD GOOD, "ok.tbt"), 0);
     expect_error("@format techbridge-thesaurus 2\n", "broken.tbt:1:", "unknown format");
     expect_error("[a.b]\n", "broken.tbt:1:", "@format");
-    expect_error("@format techbridge-thesaurus 1\n@source Bad Name\n", "broken.tbt:2:",
-                 "source");
+    expect_error("@format techbridge-thesaurus 1\n@source Bad Name\n",
+                 "broken.tbt:2:", "source");
     expect_error(HEAD "[Wood]\n", "broken.tbt:3:", "DOMAIN.NAME");
-    expect_error(HEAD "[a.b]\nen = x y\nru = да нет\n", "broken.tbt:3:",
-                 "no zh labels");
-    expect_error(HEAD "[a.b]\nen = wood | \nru = лес\nzh = 木材\n", "broken.tbt:4:",
-                 "empty label");
+    expect_error(HEAD "[a.b]\nen = x y\nru = да нет\n", "broken.tbt:3:", "no zh labels");
+    expect_error(HEAD "[a.b]\nen = wood | \nru = лес\nzh = 木材\n",
+                 "broken.tbt:4:", "empty label");
     expect_error(HEAD "[a.b]\nfr = bois\n", "broken.tbt:4:", "not a language");
     expect_error(HEAD "[a.b]\nen = wood\nen = timber\n", "broken.tbt:5:", "second en");
-    expect_error(HEAD "[a.b]\nen = wood\nru = лес\nzh = 木a\n", "broken.tbt:6:",
-                 "one Han character");
-    expect_error(HEAD "[wood.drying]\nen = x1\nru = да\nzh = 木材\n", "broken.tbt:3:",
-                 "already defined at ok.tbt:3");
+    expect_error(HEAD "[a.b]\nen = wood\nru = лес\nzh = 木a\n",
+                 "broken.tbt:6:", "one Han character");
+    expect_error(HEAD "[wood.drying]\nen = x1\nru = да\nzh = 木材\n",
+                 "broken.tbt:3:", "already defined at ok.tbt:3");
     expect_error(HEAD "[a.b]\nen = w\xff\n", "broken.tbt:4:", "UTF-8");
     expect_error(HEAD "en = wood\n", "broken.tbt:3:", "before any [concept]");
     cr_assert_eq(tb_thesaurus_size(th), 1, "the good file stays");

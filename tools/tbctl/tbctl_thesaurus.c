@@ -60,7 +60,8 @@ static int s_check(tbctl_t *t)
         size_t len = 0;
         char *text = s_read(t->pos[i], &len);
         const char *source;
-        int rc = text ? tb_thesaurus_parse(th, text, len, t->pos[i], &source, &errors) : 1;
+        int rc =
+            text ? tb_thesaurus_parse(th, text, len, t->pos[i], &source, &errors) : 1;
         bad += rc != 0;
         free(text);
     }
@@ -108,7 +109,8 @@ static int s_load(tbctl_t *t)
         else if (rc == TBCTL_EXIT_OK && reply->thesaurus)
             printf("%s: source %s, %d concepts (all sources: %d, version %lld)\n",
                    t->pos[i], reply->thesaurus->source, reply->thesaurus->concepts,
-                   reply->thesaurus->total_concepts, (long long)reply->thesaurus->version);
+                   reply->thesaurus->total_concepts,
+                   (long long)reply->thesaurus->version);
         tb_arena_destroy(&arena);
         free(text);
         if (rc != TBCTL_EXIT_OK)
