@@ -29,10 +29,10 @@ enum { S_KEY_WORDS, S_KEY_HAN, S_KEY_ID, S_KEY_HAN_PREFIX, S_KEY_WORD };
 /*  Index slot: one key and the concepts that have it (a run of postings). */
 typedef struct {
     const char *key;
-    size_t len;
-    int kind;       /* S_KEY_WORDS, S_KEY_HAN or S_KEY_ID */
+    uint32_t len;
     uint32_t first; /* index into postings */
     uint32_t n;
+    uint8_t kind; /* S_KEY_* */
 } s_slot_t;
 
 struct tb_thesaurus_t {
@@ -594,6 +594,25 @@ static int s_filters(tb_thesaurus_t *self, s_entries_t *e, const char *key, bool
     return 0;
 }
 
+/*  A label's key (tb_text_label_key) kept in the thesaurus's arena. The
+    analysis runs in an arena of its own, freed at once: its working arrays
+    (a word array of 64 entries per label, the normalised text) left in the
+    thesaurus's arena were 16 of its 17 MiB with the shipped files. */
+static int s_label_key(tb_thesaurus_t *self, tb_text_t *an, const char *label,
+                       tb_lang_t lang, char **key, bool *han, size_t *words)
+{
+    tb_arena_t *scratch = tb_arena_new(0);
+    if (!scratch)
+        return -1;
+    char *k = NULL;
+    int rc = tb_text_label_key(an, scratch, label, lang, &k, han, words);
+    *key = NULL;
+    if (rc == 0 && k && !(*key = tb_arena_strdup(self->arena, k)))
+        rc = -1;
+    tb_arena_destroy(&scratch);
+    return rc;
+}
+
 /*  Every (key, concept) of every label, its filters, and each concept's id. */
 static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e, s_entry_t **out,
                      size_t *n_out)
@@ -608,8 +627,8 @@ static int s_entries(tb_thesaurus_t *self, tb_text_t *an, s_errors_t *e, s_entry
                 char *key;
                 bool han;
                 size_t words;
-                if (tb_text_label_key(an, self->arena, c->labels[l][k], (tb_lang_t)l,
-                                      &key, &han, &words))
+                if (s_label_key(self, an, c->labels[l][k], (tb_lang_t)l, &key, &han,
+                                &words))
                     goto fail;
                 if (!key) {
                     if (s_error(e, *c->file ? c->file : c->source, c->line,
@@ -684,8 +703,14 @@ int tb_thesaurus_index(tb_thesaurus_t *self, tb_text_t *analyser, char **errors)
         return -1;
     if (n) /* an empty thesaurus (none loaded yet) has no entries at all */
         qsort(entries, n, sizeof *entries, s_cmp_entry);
+    /*  Sized for the distinct keys (the entries repeat a key once per
+        concept that has it), at most half full. */
+    size_t keys = 0;
+    for (size_t i = 0; i < n; i++)
+        keys += i == 0 || entries[i].kind != entries[i - 1].kind ||
+                strcmp(entries[i].key, entries[i - 1].key) != 0;
     size_t slots = 16;
-    while (slots < n * 2)
+    while (slots < keys * 2)
         slots *= 2;
     self->slots = calloc(slots, sizeof *self->slots);
     self->postings = malloc((n ? n : 1) * sizeof *self->postings);
@@ -699,7 +724,8 @@ int tb_thesaurus_index(tb_thesaurus_t *self, tb_text_t *analyser, char **errors)
         size_t len = strlen(entries[i].key);
         s_slot_t *s = s_slot(self, entries[i].key, len, entries[i].kind);
         if (!s->key)
-            *s = (s_slot_t){entries[i].key, len, entries[i].kind, (uint32_t)np, 0};
+            *s = (s_slot_t){entries[i].key, (uint32_t)len, (uint32_t)np, 0,
+                            (uint8_t)entries[i].kind};
         else if (self->postings[s->first + s->n - 1] == entries[i].concept)
             continue; /* two labels of one concept with one key */
         self->postings[np++] = entries[i].concept;
