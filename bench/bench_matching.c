@@ -305,6 +305,14 @@ static double s_share(s_recall_t r)
     return r.expected ? (double)r.found / (double)r.expected : 1.0;
 }
 
+static void s_print_share(const char *label, s_recall_t r)
+{
+    if (r.expected == 0)
+        printf("%sn/a (no such pair in the scan's top lists)\n", label);
+    else
+        printf("%s%.3f (%zu of %zu pairs)\n", label, s_share(r), r.found, r.expected);
+}
+
 int main(void)
 {
     const char *conninfo = getenv("TB_BENCH_PG");
@@ -457,8 +465,12 @@ int main(void)
            "scored, %.1f kept)\n",
            n_nv, n50, n99, n_nv ? (double)cands_nv / (double)n_nv : 0.0,
            n_nv ? (double)kept_nv / (double)n_nv : 0.0);
-    if (i50 > 0 && i99 > 0)
+    if (n_nv == 0)
+        printf("ratio naive/indexed: n/a (no probe timed by the full scan)\n");
+    else if (i50 > 0 && i99 > 0)
         printf("ratio naive/indexed: p50 %.1fx  p99 %.1fx\n", n50 / i50, n99 / i99);
+    else
+        printf("ratio naive/indexed: n/a (an indexed time of 0 ms)\n");
     s_cpu_print("indexed", &cpu_idx, n_idx);
     s_cpu_print("naive  ", &cpu_nv, n_nv);
     if (cpu_idx.backend_pid > 0 && cpu_nv.backend_pid > 0 && n_idx && n_nv &&
@@ -466,17 +478,23 @@ int main(void)
         printf("ratio of CPU per probe naive/indexed: %.1fx\n",
                ((double)(cpu_nv.backend_ns + cpu_nv.self_ns) / (double)n_nv) /
                    ((double)(cpu_idx.backend_ns + cpu_idx.self_ns) / (double)n_idx));
-    printf("recall of the full scan's top %d (score >= %.2f) by the indexed path: %.3f "
-           "(%zu of %zu pairs; complete for %zu of %zu probes)\n",
-           MATCHING_TOP_K_DEFAULT, MATCHING_THRESHOLD_DEFAULT, s_share(all), all.found,
-           all.expected, perfect, n_nv);
-    printf("  same language : %.3f (%zu of %zu pairs)\n", s_share(same), same.found,
-           same.expected);
-    printf("  cross-language: %.3f (%zu of %zu pairs); cross-language pairs are %.1f%% "
-           "of the scan's top %d\n",
-           s_share(cross), cross.found, cross.expected,
-           all.expected ? 100.0 * (double)cross.expected / (double)all.expected : 0.0,
-           MATCHING_TOP_K_DEFAULT);
+    if (all.expected == 0) {
+        /*  Nothing to find (no probe scanned, or no pair above the threshold):
+            a share of nothing is not a recall. */
+        printf("recall of the full scan's top %d (score >= %.2f) by the indexed path: "
+               "n/a (the scan's top lists of %zu probes hold no pair)\n",
+               MATCHING_TOP_K_DEFAULT, MATCHING_THRESHOLD_DEFAULT, n_nv);
+    } else {
+        printf("recall of the full scan's top %d (score >= %.2f) by the indexed path: "
+               "%.3f (%zu of %zu pairs; complete for %zu of %zu probes)\n",
+               MATCHING_TOP_K_DEFAULT, MATCHING_THRESHOLD_DEFAULT, s_share(all),
+               all.found, all.expected, perfect, n_nv);
+        s_print_share("  same language : ", same);
+        s_print_share("  cross-language: ", cross);
+        printf("  cross-language pairs are %.1f%% of the scan's top %d\n",
+               100.0 * (double)cross.expected / (double)all.expected,
+               MATCHING_TOP_K_DEFAULT);
+    }
     free(t_idx);
     free(t_naive);
     tb_db_destroy(&db);

@@ -156,16 +156,22 @@ static int s_rank(const matching_req_t *r, const matching_req_t *cands, size_t n
     return 0;
 }
 
-/*  df of the terms of r and of every request in the lists. */
+/*  The df the scorer needs: its idf weights are the need's terms only
+    (docs/scoring.md). When r is the need, those are r's own, already read for
+    retrieval (`own`); when r is the offer, the terms of the needs in the lists.
+    At 100k requests the candidates' terms were most of a probe's df read. */
 static int s_dfmap(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r,
-                   const matching_req_t *a, size_t na, const matching_req_t *b, size_t nb,
-                   matching_dfmap_t *map)
+                   const matching_dfmap_t *own, const matching_req_t *a, size_t na,
+                   const matching_req_t *b, size_t nb, matching_dfmap_t *map)
 {
+    if (r->kind == TECHBRIDGE__KIND__NEED) {
+        *map = *own;
+        return 0;
+    }
     const matching_req_t **all = tb_arena_alloc(arena, sizeof *all * (1 + na + nb));
     if (!all)
         return -1;
     size_t n = 0;
-    all[n++] = r;
     for (size_t i = 0; i < na; i++)
         all[n++] = &a[i];
     for (size_t i = 0; i < nb; i++)
@@ -180,10 +186,10 @@ int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool 
     matching_dfmap_t own, map;
     matching_req_t *cands = NULL;
     size_t n = 0;
-    if (s_dfmap(db, arena, r, NULL, 0, NULL, 0, &own) < 0 ||
+    if (matching_store_dfmap(db, arena, &r, 1, &own) < 0 ||
         matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, naive,
                                   &cands, &n) < 0 ||
-        s_dfmap(db, arena, r, cands, n, NULL, 0, &map) < 0)
+        s_dfmap(db, arena, r, &own, cands, n, NULL, 0, &map) < 0)
         return -1;
     if (n_candidates)
         *n_candidates = n;
@@ -267,7 +273,7 @@ static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
     matching_dfmap_t own, map;
     matching_req_t *cands = NULL, *others = NULL;
     size_t nc = 0, no = 0;
-    if (s_dfmap(db, arena, r, NULL, 0, NULL, 0, &own) < 0 ||
+    if (matching_store_dfmap(db, arena, &r, 1, &own) < 0 ||
         matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, false,
                                   &cands, &nc) < 0)
         return -1;
@@ -283,7 +289,7 @@ static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
             other_ids[nother++] = cp;
     }
     if (matching_store_load(db, arena, other_ids, nother, &others, &no) < 0 ||
-        s_dfmap(db, arena, r, cands, nc, others, no, &map) < 0)
+        s_dfmap(db, arena, r, &own, cands, nc, others, no, &map) < 0)
         return -1;
 
     matching_hit_t *hits = NULL;

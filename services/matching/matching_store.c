@@ -36,8 +36,10 @@
     kind applies), two bounded, index-driven branches in one round trip:
     text:   for each query term ($3, idf $4) the published requests holding it
             (GIN), grouped: at most $5, best first by an estimate of the score
-            from the terms they hold (idf sum / the request's total idf $8),
-            sector and TRL fit (TRL_BELOW: levels below the need's minimum);
+            ranked as the scorer ranks text: the better of the words' share
+            (their idf sum / the request's word idf total $8) and the
+            concepts' share (/ its concept idf total $10), plus sector and
+            TRL fit (TRL_BELOW: levels below the need's minimum);
     sector: at most $9 of sector $6, by id (btree): only what the feed
             decides, so that a replay matches exactly as the first run did.
     $1 kind (again, for the plan), $2 org of the request, $7 its TRL. */
@@ -47,8 +49,11 @@
         TRL_BELOW) " AS fit "                                                            \
                    "FROM matching_requests r WHERE r.status = 2 AND r.kind = " KIND " "  \
                    "AND r.terms @> ARRAY[q.t] AND r.org_id <> $2::text) m "              \
-                   "GROUP BY m.id ORDER BY " MATCHING_Q_W_TEXT                           \
-                   " * least(1, sum(q.w)::float8 / $8::int8) "                           \
+                   "GROUP BY m.id ORDER BY " MATCHING_Q_W_TEXT " * least(1, greatest("   \
+                   "coalesce(sum(q.w) FILTER (WHERE left(q.t, 1) <> " CONCEPT_MARK_SQL   \
+                   "), 0)::float8 / $8::int8, "                                          \
+                   "coalesce(sum(q.w) FILTER (WHERE left(q.t, 1) = " CONCEPT_MARK_SQL    \
+                   "), 0)::float8 / $10::int8)) "                                        \
                    "+ max(m.fit) DESC, m.id LIMIT $5::int) "                             \
                    "UNION (SELECT r.id FROM matching_requests r WHERE r.kind = " KIND    \
                    " "                                                                   \
@@ -56,6 +61,8 @@
                    "AND $1::int = " KIND " ORDER BY r.id LIMIT $9::int)) "               \
                    "SELECT " REQ_COLS "FROM c JOIN matching_requests r ON r.id = c.id "  \
                    "LEFT JOIN sectors s ON s.code = r.sector ORDER BY r.id"
+#define CONCEPT_MARK_SQL "'#'"
+_Static_assert(MATCHING_CONCEPT_MARK == '#', "CONCEPT_MARK_SQL is the concept mark");
 #define STRINGIFY_FIT(TRL_BELOW)                                                         \
     MATCHING_Q_W_SECTOR " * (r.sector = $6::text)::int + " MATCHING_Q_W_TRL              \
                         " * greatest(0, 1 - " MATCHING_Q_TRL_STEP " * " TRL_BELOW ")"
@@ -512,11 +519,12 @@ static long long s_micro(double idf)
 /*  The query terms of r: its rarest terms (lowest df first), at most
     MATCHING_QUERY_TERMS, and no more once their df add up to
     MATCHING_QUERY_DF_BUDGET, as two array literals: the terms and their idf in millionths
-   (s_micro); *total_idf is the idf sum of all of r's terms. Terms only r holds (df <= 1
-    for a published r) find nothing and are left out. */
+   (s_micro); total_idf[0] and [1] are the idf sums of all of r's words and of all
+    its concepts. Terms only r holds (df <= 1 for a published r) find nothing and
+    are left out. */
 static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
                          const matching_dfmap_t *dfmap, char **terms_out,
-                         char **weights_out, long long *total_idf)
+                         char **weights_out, long long total_idf[2])
 {
     s_term_df_t *v = tb_arena_alloc(arena, sizeof *v * (r->n_terms ? r->n_terms : 1));
     size_t max = MATCHING_QUERY_TERMS + MATCHING_QUERY_CONCEPTS;
@@ -524,12 +532,13 @@ static int s_query_terms(tb_arena_t *arena, const matching_req_t *r,
     char *w = tb_arena_alloc(arena, 3 + max * 24);
     if (!v || !t || !w)
         return -1;
-    *total_idf = 0;
+    total_idf[0] = total_idf[1] = 0;
     long self = r->status == TECHBRIDGE__STATUS__PUBLISHED ? 1 : 0;
     size_t nv = 0;
     for (size_t i = 0; i < r->n_terms; i++) {
         long df = dfmap ? matching_dfmap_lookup(r->terms[i], (void *)dfmap) : 0;
-        *total_idf += s_micro(matching_idf(df, dfmap ? dfmap->n_docs : 1));
+        total_idf[r->terms[i][0] == MATCHING_CONCEPT_MARK] +=
+            s_micro(matching_idf(df, dfmap ? dfmap->n_docs : 1));
         if (dfmap && df <= self)
             continue;
         v[nv].term = r->terms[i];
@@ -582,19 +591,21 @@ int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req
         const char *p[] = {kind_s, r->org_id};
         res = s_exec(db, Q_NAIVE, 2, p);
     } else {
-        char *terms = NULL, *weights = NULL, sector_limit_s[16], trl_s[16], total_s[32];
-        long long total = 0;
-        if (s_query_terms(arena, r, dfmap, &terms, &weights, &total) < 0)
+        char *terms = NULL, *weights = NULL, sector_limit_s[16], trl_s[16];
+        char words_s[32], concepts_s[32];
+        long long total[2] = {0, 0};
+        if (s_query_terms(arena, r, dfmap, &terms, &weights, total) < 0)
             return -1;
         snprintf(sector_limit_s, sizeof sector_limit_s, "%d", MATCHING_SECTOR_LIMIT);
         snprintf(trl_s, sizeof trl_s, "%d", r->trl);
-        snprintf(total_s, sizeof total_s, "%lld", total > 0 ? total : 1LL);
-        const char *p[] = {kind_s,    r->org_id, terms,   weights,       limit_s,
-                           r->sector, trl_s,     total_s, sector_limit_s};
+        snprintf(words_s, sizeof words_s, "%lld", total[0] > 0 ? total[0] : 1LL);
+        snprintf(concepts_s, sizeof concepts_s, "%lld", total[1] > 0 ? total[1] : 1LL);
+        const char *p[] = {kind_s,    r->org_id, terms,   weights,        limit_s,
+                           r->sector, trl_s,     words_s, sector_limit_s, concepts_s};
         res = s_exec(db,
                      r->kind == TECHBRIDGE__KIND__OFFER ? Q_CANDIDATES_NEEDS
                                                         : Q_CANDIDATES_OFFERS,
-                     9, p);
+                     10, p);
     }
     if (!res)
         return -1;
