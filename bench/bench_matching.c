@@ -357,6 +357,10 @@ int main(void)
             0 ||
         s_sql(db, "UPDATE matching_corpus SET published = "
                   "(SELECT count(*) FROM matching_requests WHERE status = 2)") < 0 ||
+        /*  The idf totals each request keeps for retrieval's estimate, as the
+            upsert stores them (migration 008). */
+        s_sql(db, "UPDATE matching_requests SET idf_words = matching_idf_total(terms, "
+                  "false), idf_concepts = matching_idf_total(terms, true)") < 0 ||
         s_sql(db, "VACUUM ANALYZE matching_requests") < 0 ||
         s_sql(db, "VACUUM ANALYZE matching_terms") < 0 || s_check(db) < 0 ||
         s_describe(db) < 0)

@@ -37,28 +37,30 @@
     text:   for each query term ($3, idf $4) the published requests holding it
             (GIN), grouped: at most $5, best first by an estimate of the score
             ranked as the scorer ranks text: the better of the words' share
-            (their idf sum / the request's word idf total $8) and the
-            concepts' share (/ its concept idf total $10), plus sector and
-            TRL fit (TRL_BELOW: levels below the need's minimum);
-    sector: at most $9 of sector $6, by id (btree): only what the feed
+            (the idf sum of the query words it holds / the need's word idf
+            total) and the concepts' share (likewise), plus sector and TRL fit
+            (TRL_BELOW: levels below the need's minimum). The need's totals
+            (W, C): the request's own ($9, $10) when it is the need, else the
+            candidate's as stored at its last write (migration 008);
+    sector: at most $8 of sector $6, by id (btree): only what the feed
             decides, so that a replay matches exactly as the first run did.
     $1 kind (again, for the plan), $2 org of the request, $7 its TRL. */
-#define CANDIDATES_SQL(KIND, TRL_BELOW)                                                  \
+#define CANDIDATES_SQL(KIND, TRL_BELOW, W, C)                                            \
     "WITH c AS ((SELECT m.id FROM unnest($3::text[], $4::int8[]) AS q(t, w) "            \
-    "CROSS JOIN LATERAL (SELECT r.id, " STRINGIFY_FIT(                                   \
+    "CROSS JOIN LATERAL (SELECT r.id, r.idf_words, r.idf_concepts, " STRINGIFY_FIT(      \
         TRL_BELOW) " AS fit "                                                            \
                    "FROM matching_requests r WHERE r.status = 2 AND r.kind = " KIND " "  \
                    "AND r.terms @> ARRAY[q.t] AND r.org_id <> $2::text) m "              \
                    "GROUP BY m.id ORDER BY " MATCHING_Q_W_TEXT " * least(1, greatest("   \
                    "coalesce(sum(q.w) FILTER (WHERE left(q.t, 1) <> " CONCEPT_MARK_SQL   \
-                   "), 0)::float8 / $8::int8, "                                          \
+                   "), 0)::float8 / greatest(1, " W "), "                                \
                    "coalesce(sum(q.w) FILTER (WHERE left(q.t, 1) = " CONCEPT_MARK_SQL    \
-                   "), 0)::float8 / $10::int8)) "                                        \
+                   "), 0)::float8 / greatest(1, " C "))) "                               \
                    "+ max(m.fit) DESC, m.id LIMIT $5::int) "                             \
                    "UNION (SELECT r.id FROM matching_requests r WHERE r.kind = " KIND    \
                    " "                                                                   \
                    "AND r.status = 2 AND r.sector = $6::text AND r.org_id <> $2::text "  \
-                   "AND $1::int = " KIND " ORDER BY r.id LIMIT $9::int)) "               \
+                   "AND $1::int = " KIND " ORDER BY r.id LIMIT $8::int)) "               \
                    "SELECT " REQ_COLS "FROM c JOIN matching_requests r ON r.id = c.id "  \
                    "LEFT JOIN sectors s ON s.code = r.sector ORDER BY r.id"
 #define CONCEPT_MARK_SQL "'#'"
@@ -112,11 +114,13 @@ static const struct {
          "trl, cooperation, target_countries, country, org_name, org_region, "
          "contact_name, "
          "contact_email, contact_phone, title, summary, terms, version, updated_at, "
-         "language, org_language, concepts, phrases) "
+         "language, org_language, concepts, phrases, idf_words, idf_concepts) "
          "SELECT $1::uuid, $2::int, $3::text, $4::int, $5::text, $6::text[], $7::int, "
          "$8::int[], $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text, "
          "$15::text, $16::text, $17::text, $19::text[], $18::bigint, "
-         "now(), $20::text, $21::text, $22::text[], $23::text[] FROM fresh WHERE "
+         "now(), $20::text, $21::text, $22::text[], $23::text[], "
+         "matching_idf_total($19::text[], false), matching_idf_total($19::text[], true) "
+         "FROM fresh WHERE "
          "fresh.ok "
          "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, org_id = EXCLUDED.org_id, "
          "status = EXCLUDED.status, sector = EXCLUDED.sector, keywords = "
@@ -129,6 +133,7 @@ static const struct {
          "summary = EXCLUDED.summary, terms = EXCLUDED.terms, "
          "language = EXCLUDED.language, org_language = EXCLUDED.org_language, "
          "concepts = EXCLUDED.concepts, phrases = EXCLUDED.phrases, "
+         "idf_words = EXCLUDED.idf_words, idf_concepts = EXCLUDED.idf_concepts, "
          "version = EXCLUDED.version, updated_at = now() RETURNING *), "
          "d AS (SELECT term, sum(delta) AS delta FROM ("
          "SELECT DISTINCT unnest(o.terms) AS term, -1 AS delta FROM old o, fresh f "
@@ -149,9 +154,11 @@ static const struct {
     [Q_LOAD] = {"matching_load", "SELECT " REQ_COLS REQ_FROM
                                  "WHERE r.id = ANY ($1::uuid[]) ORDER BY r.id"},
     [Q_CANDIDATES_OFFERS] = {"matching_candidates_offers",
-                             CANDIDATES_SQL("1", "greatest(0, $7::int - r.trl)")},
+                             CANDIDATES_SQL("1", "greatest(0, $7::int - r.trl)",
+                                            "$9::int8", "$10::int8")},
     [Q_CANDIDATES_NEEDS] = {"matching_candidates_needs",
-                            CANDIDATES_SQL("2", "greatest(0, r.trl - $7::int)")},
+                            CANDIDATES_SQL("2", "greatest(0, r.trl - $7::int)",
+                                           "max(m.idf_words)", "max(m.idf_concepts)")},
     [Q_NAIVE] = {"matching_naive",
                  "SELECT " REQ_COLS REQ_FROM
                  "WHERE r.status = 2 AND r.kind = $1::int AND r.org_id <> $2::text"},
@@ -600,12 +607,13 @@ int matching_store_candidates(tb_db_t *db, tb_arena_t *arena, const matching_req
         snprintf(trl_s, sizeof trl_s, "%d", r->trl);
         snprintf(words_s, sizeof words_s, "%lld", total[0] > 0 ? total[0] : 1LL);
         snprintf(concepts_s, sizeof concepts_s, "%lld", total[1] > 0 ? total[1] : 1LL);
-        const char *p[] = {kind_s,    r->org_id, terms,   weights,        limit_s,
-                           r->sector, trl_s,     words_s, sector_limit_s, concepts_s};
-        res = s_exec(db,
-                     r->kind == TECHBRIDGE__KIND__OFFER ? Q_CANDIDATES_NEEDS
-                                                        : Q_CANDIDATES_OFFERS,
-                     10, p);
+        /*  An offer's candidates are needs, whose own totals are stored: the
+            offer's ($9, $10) are not sent. */
+        bool offer = r->kind == TECHBRIDGE__KIND__OFFER;
+        const char *p[] = {kind_s,    r->org_id, terms,          weights, limit_s,
+                           r->sector, trl_s,     sector_limit_s, words_s, concepts_s};
+        res = s_exec(db, offer ? Q_CANDIDATES_NEEDS : Q_CANDIDATES_OFFERS, offer ? 8 : 10,
+                     p);
     }
     if (!res)
         return -1;

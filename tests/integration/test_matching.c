@@ -4,7 +4,10 @@
     matching across SIGKILLs while 1,000 requests are published. */
 #include "intake_fixture.h"
 
+#include <math.h>
 #include <signal.h>
+
+#include "matching_score.h"
 
 #include "matching_fixture.h"
 
@@ -53,6 +56,10 @@ Test(matching, publish_offer_and_need_gives_a_match_with_reasons, .init = setup,
     cr_assert_eq(fx_count("SELECT count(*) FROM feed_events WHERE stream = 'matches' "
                           "AND type = 10"),
                  1);
+    /*  Both keep the idf totals retrieval ranks an offer's candidates by. */
+    cr_assert_eq(fx_count("SELECT count(*) FROM matching_requests WHERE status = 2 "
+                          "AND idf_words > 0"),
+                 2);
 
     /*  Organisations see their own matches only, and do not decide. */
     fx_expect_ok(m_list(need->id, "by.gomeldrev"));
@@ -285,4 +292,33 @@ Test(matching, sigkill_during_1000_publishes_leaves_every_match_exactly_once,
         fx_count("SELECT count(*) FROM (SELECT * FROM run1 EXCEPT "
                  "SELECT offer_id, need_id, score, status FROM matching_matches) d"),
         0);
+}
+
+/*  The idf totals the database keeps for retrieval (migration 008) are the
+    scorer's: the same idf per term (matching_idf), rounded per term to
+    millionths as retrieval's query weights are, words and concepts apart, a
+    term nobody holds counted as df 1. */
+Test(matching, stored_idf_totals_are_the_scorers_idf, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    SKIP_NO_MATCHING();
+    fx_start_intake(NULL); /* migrates */
+    cr_assert_eq(tb_test_sql_exec(g_db, "INSERT INTO matching_terms (term, df) VALUES "
+                                        "('kiln', 3), ('lumber', 40), ('#c1', 7), "
+                                        "('#c2', 1000)"),
+                 0);
+    cr_assert_eq(tb_test_sql_exec(g_db, "UPDATE matching_corpus SET published = 1000"),
+                 0);
+    long long words = llround(1e6 * matching_idf(3, 1000)) +
+                      llround(1e6 * matching_idf(40, 1000)) +
+                      llround(1e6 * matching_idf(1, 1000)); /* 'unheard': df 0 */
+    long long concepts =
+        llround(1e6 * matching_idf(7, 1000)) + llround(1e6 * matching_idf(1000, 1000));
+    cr_assert_eq(fx_count("SELECT matching_idf_total('{kiln,lumber,unheard,#c1,#c2}', "
+                          "false)"),
+                 words);
+    cr_assert_eq(fx_count("SELECT matching_idf_total('{kiln,lumber,unheard,#c1,#c2}', "
+                          "true)"),
+                 concepts);
+    cr_assert_eq(fx_count("SELECT matching_idf_total('{}', false)"), 0);
 }
