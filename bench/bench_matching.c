@@ -259,6 +259,7 @@ typedef struct {
     bool ok;
     s_sched_t b0, s0;
     int64_t backend_ns, self_ns, wait_ns;
+    int64_t last_ns; /* CPU of the last call, backend + this process */
 } s_cpu_t;
 
 static void s_cpu_start(s_cpu_t *c)
@@ -275,6 +276,7 @@ static void s_cpu_stop(s_cpu_t *c)
     }
     c->backend_ns += b.run_ns - c->b0.run_ns;
     c->self_ns += s.run_ns - c->s0.run_ns;
+    c->last_ns = (b.run_ns - c->b0.run_ns) + (s.run_ns - c->s0.run_ns);
     c->wait_ns += (b.wait_ns - c->b0.wait_ns) + (s.wait_ns - c->s0.wait_ns);
 }
 
@@ -303,6 +305,16 @@ typedef struct {
 static double s_share(s_recall_t r)
 {
     return r.expected ? (double)r.found / (double)r.expected : 1.0;
+}
+
+/*  Wall time of the indexed path over the probes of one kind. */
+static void s_print_kind(const char *kind, double *t, size_t n)
+{
+    if (n == 0)
+        printf("indexed: %s probes: n/a (none)\n", kind);
+    else
+        printf("indexed: %s probes %zu  p50 %.2f ms  p99 %.2f ms\n", kind, n,
+               s_pct(t, n, 0.50), s_pct(t, n, 0.99));
 }
 
 static void s_print_share(const char *label, s_recall_t r)
@@ -378,6 +390,16 @@ int main(void)
     }
     size_t np = (size_t)PQntuples(probes);
     double *t_idx = calloc(np, sizeof *t_idx), *t_naive = calloc(np, sizeof *t_naive);
+    /*  The indexed path per probe: CPU (what it costs, whatever else the
+        machine runs) and wall time by the probe's kind (an offer's candidates
+        are needs, whose terms' df the scorer reads). */
+    double *c_idx = calloc(np, sizeof *c_idx), *t_offer = calloc(np, sizeof *t_offer),
+           *t_need = calloc(np, sizeof *t_need);
+    size_t n_cpu = 0, n_offer = 0, n_need = 0;
+    if (!t_idx || !t_naive || !c_idx || !t_offer || !t_need) {
+        fprintf(stderr, "bench_matching: out of memory\n");
+        return 1;
+    }
     size_t n_idx = 0, n_nv = 0, perfect = 0;
     s_recall_t all = {0, 0}, same = {0, 0}, cross = {0, 0};
     long cands_idx = 0, cands_nv = 0, kept_idx = 0, kept_nv = 0;
@@ -397,8 +419,15 @@ int main(void)
         if (matching_find(db, arena, req, false, MATCHING_THRESHOLD_DEFAULT,
                           MATCHING_TOP_K_DEFAULT, &hi_idx, &nh_idx, &nc_idx) < 0)
             return 1;
-        t_idx[n_idx++] = (double)(tb_mono_us() - a) / 1000.0;
+        double wall = (double)(tb_mono_us() - a) / 1000.0;
+        t_idx[n_idx++] = wall;
         s_cpu_stop(&cpu_idx);
+        if (cpu_idx.backend_pid > 0)
+            c_idx[n_cpu++] = (double)cpu_idx.last_ns / 1e6;
+        if (req->kind == TECHBRIDGE__KIND__OFFER)
+            t_offer[n_offer++] = wall;
+        else
+            t_need[n_need++] = wall;
         cands_idx += (long)nc_idx;
         kept_idx += (long)nh_idx;
         if ((long)i < n_naive) {
@@ -476,6 +505,14 @@ int main(void)
     else
         printf("ratio naive/indexed: n/a (an indexed time of 0 ms)\n");
     s_cpu_print("indexed", &cpu_idx, n_idx);
+    if (cpu_idx.backend_pid > 0 && n_cpu == n_idx && n_cpu > 0) {
+        double c50 = s_pct(c_idx, n_cpu, 0.50), c99 = s_pct(c_idx, n_cpu, 0.99);
+        printf("indexed: CPU of one probe p50 %.2f ms  p99 %.2f ms\n", c50, c99);
+    } else {
+        printf("indexed: CPU of one probe n/a (not measured for every probe)\n");
+    }
+    s_print_kind("offer", t_offer, n_offer);
+    s_print_kind("need", t_need, n_need);
     s_cpu_print("naive  ", &cpu_nv, n_nv);
     if (cpu_idx.backend_pid > 0 && cpu_nv.backend_pid > 0 && n_idx && n_nv &&
         cpu_idx.backend_ns + cpu_idx.self_ns > 0)
@@ -501,6 +538,9 @@ int main(void)
     }
     free(t_idx);
     free(t_naive);
+    free(c_idx);
+    free(t_offer);
+    free(t_need);
     tb_db_destroy(&db);
     return 0;
 }
