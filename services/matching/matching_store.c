@@ -96,9 +96,10 @@ static const struct {
         move the document frequencies by the net change of the published terms
         (a term in both the old and the new published text is untouched; the
         terms of the two sides are disjoint, so no term row is modified twice),
-        move the published count, and return the stored row. The tsvector is
-        recomputed only when the text changed: a status change (every publish)
-        reuses the stored one, the costliest part of the statement otherwise.
+        move the published count, and return the stored row. A published row
+        also gets the idf totals retrieval ranks it by as a candidate need
+        (migration 008; as of the df before this statement): only published
+        rows are candidates, so others skip the 2 x its terms look-ups.
         Data-modifying WITH parts run once and to completion whatever the outer
         SELECT reads. Parameters: see matching_store_upsert. */
     [Q_UPSERT] =
@@ -119,7 +120,8 @@ static const struct {
          "$8::int[], $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text, "
          "$15::text, $16::text, $17::text, $19::text[], $18::bigint, "
          "now(), $20::text, $21::text, $22::text[], $23::text[], "
-         "matching_idf_total($19::text[], false), matching_idf_total($19::text[], true) "
+         "CASE WHEN $4::int = 2 THEN matching_idf_total($19::text[], false) ELSE 0 END, "
+         "CASE WHEN $4::int = 2 THEN matching_idf_total($19::text[], true) ELSE 0 END "
          "FROM fresh WHERE "
          "fresh.ok "
          "ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, org_id = EXCLUDED.org_id, "
