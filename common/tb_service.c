@@ -201,7 +201,7 @@ typedef enum { S_SEC_SERVER, S_SEC_FEED, S_SEC_CLIENT } s_sec_t;
     CURVE: the service key on bound sockets, client keys on connected ones. */
 static int s_socket_setup(tb_service_t *self, void *socket, s_sec_t sec)
 {
-    if (tb_wire_socket_setup(socket, self->max_frame) != 0)
+    if (tb_wire_socket_setup_mech(socket, self->max_frame, self->auth != NULL) != 0)
         return -1;
     if (!self->auth)
         return 0;
@@ -613,6 +613,15 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
     size_t len = 0;
     int frames = 0;
     const uint8_t *body = tb_msg_body(msg, &len, &frames);
+    bool keyed = self->auth != NULL;
+    /* Under CURVE the sender's role is known before a byte of the frame is
+       decoded: name it in the api.call line of a frame that never decodes.
+       tb_call_prepare replaces it with the actor the call acts as. */
+    if (keyed && *tb_msg_user_id(msg)) {
+        const char *role = tb_arena_strdup(call->arena, tb_msg_user_id(msg));
+        if (role)
+            call->actor = role;
+    }
     if (!tb_msg_delimited(msg))
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "missing the empty delimiter frame before the ApiRequest "
@@ -621,7 +630,6 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "expected one non-empty ApiRequest frame, got %d frame(s)",
                              frames);
-    bool keyed = self->auth != NULL;
     return tb_call_prepare(call, body, len, self->max_frame,
                            keyed ? tb_msg_user_id(msg) : NULL, keyed);
 }

@@ -22,7 +22,7 @@ struct tb_msg_t {
     void *router; /* where the request came from: the reply goes back there */
 };
 
-int tb_wire_socket_setup(void *socket, size_t max_frame)
+int tb_wire_socket_setup_mech(void *socket, size_t max_frame, bool curve)
 {
     int linger = 0;
     if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0)
@@ -31,11 +31,18 @@ int tb_wire_socket_setup(void *socket, size_t max_frame)
         /* A hard ceiling well above max_frame: a frame a bit too large still
            arrives and gets an error reply; only absurd ones cut the peer. */
         int64_t ceiling =
-            max_frame > (size_t)(INT64_MAX / 4) ? INT64_MAX : (int64_t)max_frame * 4;
+            max_frame > (size_t)(INT64_MAX / 8) ? INT64_MAX / 2 : (int64_t)max_frame * 4;
+        if (curve)
+            ceiling += TB_WIRE_CURVE_OVERHEAD;
         if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0)
             return -1;
     }
     return 0;
+}
+
+int tb_wire_socket_setup(void *socket, size_t max_frame)
+{
+    return tb_wire_socket_setup_mech(socket, max_frame, false);
 }
 
 static bool s_more(void *socket)

@@ -20,6 +20,17 @@ typedef struct tb_msg_t tb_msg_t;
     Returns 0 or -1. */
 int tb_wire_socket_setup(void *socket, size_t max_frame);
 
+/*  What CURVE adds to each frame on the wire: the MESSAGE command's name (8),
+    its short nonce (8), the flags byte and the MAC (16). libzmq checks
+    MAXMSGSIZE on the frame as it travels, so under CURVE the ceiling must grow
+    by this much for the documented boundary (4 x max_frame of the peer's own
+    bytes) to hold. */
+#define TB_WIRE_CURVE_OVERHEAD 33
+
+/*  tb_wire_socket_setup for a socket that runs CURVE (`curve`) or not: the
+    same ceiling on the peer's own bytes. Returns 0 or -1. */
+int tb_wire_socket_setup_mech(void *socket, size_t max_frame, bool curve);
+
 /*  Receives one request from a ROUTER socket (non-blocking). Returns NULL when
     nothing is waiting (EAGAIN, EINTR) or on a malformed envelope (logged,
     dropped: there is nobody to answer). */

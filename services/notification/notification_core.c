@@ -11,6 +11,7 @@
 #include "tb_auth.h"
 #include "tb_feed.h"
 #include "tb_log.h"
+#include "tb_loglimit.h"
 #include "tb_util.h"
 #include "tb_valid.h"
 #include "tb_wire.h"
@@ -21,6 +22,13 @@
     starve the loop. */
 #define S_SUBSCRIPTIONS_PER_CALL 256
 #define S_TOPIC_LOG_MAX          128
+/*  pub.subscribe_denied lines: S_DENY_LINES a minute per subscriber role, and
+    S_DENY_TOTAL in all, with a count of the ones held back; a peer can send
+    thousands of refused subscriptions a second. */
+#define S_DENY_ROLES  64
+#define S_DENY_LINES  3
+#define S_DENY_TOTAL  60
+#define S_DENY_LOG_US (60LL * 1000 * 1000)
 
 /*  A notification stored by a transaction not known to be committed yet. */
 typedef struct {
@@ -48,6 +56,7 @@ struct notification_core_t {
     notification_text_t *text;
     tb_lang_t operators_lang;
     notification_stream_t requests, matches;
+    tb_loglimit_t *deny_log; /* pub.subscribe_denied lines per role */
 };
 
 /* ---- names ---- */
@@ -461,6 +470,12 @@ notification_core_t *notification_core_new(tb_db_t *db, size_t reply_budget, boo
     self->matches.core = self;
     self->matches.name = TB_STREAM_MATCHES;
     self->operators_lang = TB_LANG_EN;
+    self->deny_log =
+        tb_loglimit_new(S_DENY_ROLES, S_DENY_LINES, S_DENY_TOTAL, S_DENY_LOG_US);
+    if (!self->deny_log) {
+        notification_core_destroy(&self);
+        return NULL;
+    }
     /* The templates are data: whatever is wrong with them stops the service
        here, not at the first notification that needs the broken one. */
     char err[512];
@@ -490,6 +505,7 @@ void notification_core_destroy(notification_core_t **self_p)
     s_stream_clear(&self->requests);
     s_stream_clear(&self->matches);
     notification_text_destroy(&self->text);
+    tb_loglimit_destroy(&self->deny_log);
     free(self);
     *self_p = NULL;
 }
@@ -754,6 +770,29 @@ int notification_core_api(tb_call_t *call, void *arg)
 
 /* ---- the XPUB ---- */
 
+/*  An unsubscription is never a denial: it can only take away. With
+    ZMQ_XPUB_MANUAL libzmq reports, when a subscriber disconnects, every topic
+    it ever asked for (admitted or not) as an unsubscription without a
+    User-Id, and has already dropped the peer's subscriptions itself: those are
+    noted at debug level only, so a disconnect neither looks like an attack
+    nor writes a line per topic. */
+static void s_unsubscribe(notification_core_t *core, void *socket, const char *uid,
+                          const void *topic, size_t len, const char *shown)
+{
+    if (core->keyed && !*uid) {
+        tb_debug("pub.unsubscribe", NULL, TB_S("topic", shown),
+                 TB_S("reason", "subscriber gone"));
+        return;
+    }
+    if (core->keyed)
+        zmq_setsockopt(socket, ZMQ_UNSUBSCRIBE, topic, len);
+    /* A topic the role may have is worth an info line; one it was refused
+       (the peer unsubscribing what it never got) only a debug one. */
+    bool own = notification_may_subscribe(core->keyed, uid, topic, len);
+    tb_log(own ? TB_LOG_INFO : TB_LOG_DEBUG, "pub.unsubscribe", NULL,
+           TB_S("topic", shown), TB_S("user", uid));
+}
+
 void notification_core_on_subscription(tb_service_t *service, void *socket, void *arg)
 {
     (void)service;
@@ -769,7 +808,11 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
         size_t size = zmq_msg_size(&msg);
         if (size < 1 || (data[0] != 0 && data[0] != 1) || zmq_msg_more(&msg)) {
             /* Not a subscription: subscribers have nothing else to say. */
-            tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t)size));
+            const char *who = zmq_msg_gets(&msg, "User-Id");
+            uint64_t held = 0;
+            if (tb_loglimit_allow(core->deny_log, who ? who : "", tb_mono_us(), &held))
+                tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t)size),
+                        TB_S("user", who ? who : ""), TB_I("suppressed", (int64_t)held));
             zmq_msg_close(&msg);
             continue;
         }
@@ -779,21 +822,25 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
         const char *uid = zmq_msg_gets(&msg, "User-Id");
         if (!uid)
             uid = "";
-        bool admitted = notification_may_subscribe(core->keyed, uid, topic, len);
-        if (core->keyed && admitted &&
-            zmq_setsockopt(socket, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic,
-                           len) != 0)
-            admitted = false;
         char shown[S_TOPIC_LOG_MAX + 1];
         size_t n = len < S_TOPIC_LOG_MAX ? len : S_TOPIC_LOG_MAX;
         memcpy(shown, topic, n);
         shown[n] = '\0';
+        if (!subscribe) {
+            s_unsubscribe(core, socket, uid, topic, len, shown);
+            zmq_msg_close(&msg);
+            continue;
+        }
+        bool admitted = notification_may_subscribe(core->keyed, uid, topic, len);
+        if (core->keyed && admitted &&
+            zmq_setsockopt(socket, ZMQ_SUBSCRIBE, topic, len) != 0)
+            admitted = false;
+        uint64_t held = 0;
         if (admitted)
-            tb_info(subscribe ? "pub.subscribe" : "pub.unsubscribe", NULL,
-                    TB_S("topic", shown), TB_S("user", uid));
-        else
-            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown),
-                    TB_S("user", uid));
+            tb_info("pub.subscribe", NULL, TB_S("topic", shown), TB_S("user", uid));
+        else if (tb_loglimit_allow(core->deny_log, uid, tb_mono_us(), &held))
+            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown), TB_S("user", uid),
+                    TB_I("suppressed", (int64_t)held));
         zmq_msg_close(&msg);
     }
 }

@@ -338,6 +338,21 @@ Test(bad_input, b03_oversized_frame)
     cr_assert_eq(bi_rows(), 0);
 }
 
+/*  The documented boundary: a frame of exactly 4 x max-frame is answered
+    RESOURCE_EXHAUSTED, one byte more cuts the connection. */
+static void bi_expect_four_times_boundary(const char *what)
+{
+    size_t edge = 4 * 256 * KIB;
+    uint8_t *huge = tb_arena_alloc(g_arena, edge + 1);
+    cr_assert_not_null(huge);
+    memset(huge, 'x', edge + 1);
+    Techbridge__ApiReply *r = bi_raw(huge, edge, CALL_TIMEOUT_MS);
+    cr_assert_not_null(r, "%s: a frame of exactly 4 x max-frame was dropped", what);
+    bi_expect(r, RESOURCE_EXHAUSTED, "exceeds the limit of 262144");
+    cr_assert_null(bi_raw(huge, edge + 1, BI_DENY_MS),
+                   "%s: a frame of 4 x max-frame + 1 was answered", what);
+}
+
 Test(bad_input, b04_absurd_frame_cuts_the_connection)
 {
     fx_start_intake(NULL);
@@ -347,6 +362,7 @@ Test(bad_input, b04_absurd_frame_cuts_the_connection)
     memset(huge, 'x', big);
     cr_assert_null(bi_raw(huge, big, BI_DENY_MS),
                    "a 2 MiB frame was answered: the transport ceiling is gone");
+    bi_expect_four_times_boundary("open");
     bi_intake_alive("absurd frame");
     cr_assert_eq(bi_rows(), 0);
 }
@@ -1052,4 +1068,25 @@ Test(bad_input, b25_wrong_server_key)
     /* the same client with the right server key is served */
     cr_assert_not_null(bi_health_keyed(g_op.path, g_svc.pub));
     bi_intake_alive("wrong server key");
+}
+
+/*  Issue 16, item 8: under CURVE the boundary is where the docs say (CURVE adds
+    33 bytes to each frame on the wire, and libzmq's ceiling counts them), and
+    the api.call line of a frame that never decodes names the key's role. */
+Test(bad_input, b29_keyed_frames_keep_their_boundary_and_their_actor)
+{
+    bi_start_intake_keyed();
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x00, 0x99};
+    bi_expect(bi_raw(garbage, sizeof garbage, CALL_TIMEOUT_MS), INVALID_ARGUMENT,
+              "not a valid ApiRequest");
+    cr_assert(tb_test_log_wait(g_intake, "\"kind\":\"invalid\"", "\"actor\":\"operator\"",
+                               5000),
+              "the api.call line of an undecodable frame does not name the key's role");
+    bi_expect(bi_raw("", 0, CALL_TIMEOUT_MS), INVALID_ARGUMENT,
+              "expected one non-empty ApiRequest frame");
+    cr_assert_eq(tb_test_log_count(g_intake, "\"kind\":\"invalid\"", "\"actor\":\"\""), 0,
+                 "an api.call line under CURVE with no actor");
+    bi_expect_four_times_boundary("CURVE");
+    bi_intake_alive("keyed boundaries");
+    cr_assert_eq(bi_rows(), 0);
 }

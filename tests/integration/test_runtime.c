@@ -722,6 +722,58 @@ static void s_wait_applied(long want)
     cr_assert_eq(got, want, "each event applied once");
 }
 
+/*  One FeedFetch on a fresh REQ socket to the feed; the batch (free it) or NULL. */
+static Techbridge__FeedBatch *s_fetch(s_client_t *c, int64_t after)
+{
+    Techbridge__FeedFetch f = TECHBRIDGE__FEED_FETCH__INIT;
+    f.stream = (char *)TB_STREAM_REQUESTS;
+    f.consumer = (char *)"poison";
+    f.after = after;
+    f.max = 10;
+    f.correlation_id = (char *)"rt-fetch";
+    uint8_t buf[256];
+    size_t len = techbridge__feed_fetch__pack(&f, buf);
+    void *req = zmq_socket(c->ctx, ZMQ_REQ);
+    int zero = 0, ms = 5000;
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    cr_assert_eq(zmq_connect(req, s_feed_endpoint), 0);
+    cr_assert_eq(zmq_send(req, buf, len, 0), (int)len);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    Techbridge__FeedBatch *batch = NULL;
+    if (zmq_msg_recv(&msg, req, 0) >= 0)
+        batch =
+            techbridge__feed_batch__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    zmq_close(req);
+    return batch;
+}
+
+/*  Polls Health until the consumer shows `cursor` with head `head`; fails
+    with what it last saw. */
+static void s_wait_position(s_client_t *c, int64_t cursor, int64_t head)
+{
+    int64_t deadline = s_now_ms() + 10000, seen_cursor = -1, seen_head = -1, lag = -1;
+    for (;;) {
+        Techbridge__ApiReply *r = s_health(c);
+        cr_assert_not_null(r);
+        cr_assert_eq(r->health->n_feeds, 1);
+        Techbridge__FeedLag *f = r->health->feeds[0];
+        seen_cursor = f->cursor;
+        seen_head = f->head;
+        lag = f->lag;
+        techbridge__api_reply__free_unpacked(r, NULL);
+        if (seen_cursor == cursor && seen_head == head && lag == head - cursor)
+            return;
+        cr_assert_lt(s_now_ms(), deadline,
+                     "health shows cursor %lld head %lld lag %lld, not %lld/%lld",
+                     (long long)seen_cursor, (long long)seen_head, (long long)lag,
+                     (long long)cursor, (long long)head);
+        usleep(20000);
+    }
+}
+
 Test(runtime, service_serves_and_follows_a_feed)
 {
     s_sql(s_conn, "CREATE TABLE rt_applied (seq bigint PRIMARY KEY, cid text)");
@@ -738,26 +790,53 @@ Test(runtime, service_serves_and_follows_a_feed)
                  5);
 
     /* Health shows the consumer's position (the head arrives with a batch). */
-    int64_t deadline = s_now_ms() + 10000;
-    for (;;) {
-        Techbridge__ApiReply *r = s_health(&c);
-        cr_assert_eq(r->health->n_feeds, 1);
-        Techbridge__FeedLag *f = r->health->feeds[0];
-        cr_assert_str_eq(f->consumer, "rt");
-        cr_assert_str_eq(f->stream, TB_STREAM_REQUESTS);
-        bool done = f->cursor == 5 && f->head == 5 && f->lag == 0;
-        techbridge__api_reply__free_unpacked(r, NULL);
-        if (done)
-            break;
-        cr_assert_lt(s_now_ms(), deadline, "health never showed cursor 5, lag 0");
-        usleep(20000);
-    }
+    s_wait_position(&c, 5, 5);
 
     /* A lost session on the consumer's side: events committed meanwhile still
        arrive, once. */
     s_kill_sessions();
     s_append(2, "cid-feed-3");
     s_wait_applied(7);
+
+    kill(pid, SIGTERM);
+    cr_assert_eq(s_wait_exit(pid, 5000), 0);
+    s_client_close(&c);
+}
+
+/*  Issue 16, item 5: a fetch after a position past the head (INT64_MAX) gets
+    an empty batch with the true head, and the head the consumers see stays
+    true: no lag of 9.2e18. */
+Test(runtime, a_fetch_past_the_head_does_not_move_it)
+{
+    s_sql(s_conn, "CREATE TABLE rt_applied (seq bigint PRIMARY KEY, cid text)");
+    pid_t pid = s_service_start_with(true);
+    s_client_t c;
+    s_client_open(&c);
+    s_wait_db(&c, true);
+    s_append(3, "cid-head-1");
+    s_wait_applied(3);
+    s_wait_position(&c, 3, 3);
+
+    Techbridge__FeedBatch *b = s_fetch(&c, INT64_MAX);
+    cr_assert_not_null(b, "the feed did not answer a fetch after INT64_MAX");
+    cr_assert_eq(b->n_events, 0);
+    cr_assert_eq(b->head, 3, "a fetch past the head was told head %lld",
+                 (long long)b->head);
+    techbridge__feed_batch__free_unpacked(b, NULL);
+    b = s_fetch(&c, 1000);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->head, 3, "head %lld after the fetch past it", (long long)b->head);
+    techbridge__feed_batch__free_unpacked(b, NULL);
+
+    /* The consumer's next batches carry the true head. */
+    s_append(1, "cid-head-2");
+    s_wait_applied(4);
+    s_wait_position(&c, 4, 4);
+    b = s_fetch(&c, 0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->n_events, 4);
+    cr_assert_eq(b->head, 4);
+    techbridge__feed_batch__free_unpacked(b, NULL);
 
     kill(pid, SIGTERM);
     cr_assert_eq(s_wait_exit(pid, 5000), 0);

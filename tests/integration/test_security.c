@@ -149,6 +149,21 @@ static void s_start_intake(void)
 #endif
 }
 
+/*  tb-intake alone, with a stats line every second (it counts handshakes). */
+static void s_start_intake_stats(void)
+{
+#ifndef TB_INTAKE_BIN
+    cr_skip_test("tb-intake was not built");
+#else
+    const char *args[] = {"--database-url",   E.db,          "--api",       E.intake_api,
+                          "--feed",           E.intake_feed, "--log-level", "debug",
+                          "--stats-interval", "1",           NULL};
+    E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, args, s_env(),
+                                     S_START_MS);
+    cr_assert_not_null(E.intake);
+#endif
+}
+
 static void s_start_all(void)
 {
 #if !defined(TB_MATCHING_BIN) || !defined(TB_NOTIFICATION_BIN)
@@ -614,6 +629,88 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
     zmq_close(own);
     zmq_close(op);
     zmq_close(prefix);
+    /* Leaving is no denial (issue 16, item 4): libzmq reports a subscriber's
+       topics as unsubscriptions without a User-Id when it disconnects. */
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.unsubscribe\"",
+                               "\"topic\":\"" ACME "/\",\"reason\":\"subscriber gone\"",
+                               10000),
+              "acme-bel's disconnect was not noted as its subscription ending");
+    cr_assert_eq(tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", "\"user\":\"\""),
+                 0, "a disconnect was logged as a denied subscription");
+    cr_assert_eq(tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", NULL), 2,
+                 "more denials than the two refused subscriptions");
+}
+
+/*  The last value of `field` ("\"auth.denied\":") in the process's stats
+    lines, or -1. */
+static int64_t s_stats_value(const tb_test_proc_t *proc, const char *field)
+{
+    char *text = tb_test_read_file(tb_test_proc_log(proc));
+    if (!text)
+        return -1;
+    int64_t value = -1;
+    for (const char *p = text; (p = strstr(p, field)) != NULL; p += strlen(field))
+        value = strtoll(p + strlen(field), NULL, 10);
+    free(text);
+    return value;
+}
+
+typedef struct {
+    const tb_test_proc_t *proc;
+    const char *field;
+    int64_t at_least;
+} s_stat_cond_t;
+
+static bool s_stat_reached(void *arg)
+{
+    s_stat_cond_t *c = arg;
+    return s_stats_value(c->proc, c->field) >= c->at_least;
+}
+
+/*  Issue 16, item 7: fresh keys cost nothing to make, so the auth.denied
+    limit holds per peer address, not per address and key. */
+Test(security, fresh_keys_from_one_address_write_few_denials)
+{
+#ifndef TB_INTAKE_BIN
+    cr_skip_test("tb-intake was not built");
+#else
+    s_start_intake_stats();
+    enum { KEYS = 300 };
+    uint8_t server[32];
+    cr_assert_not_null(zmq_z85_decode(server, E.svc.pub));
+    void *socks[KEYS];
+    int64_t t0 = tb_test_now_ms();
+    for (int i = 0; i < KEYS; i++) {
+        char pub[41], sec[41];
+        cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
+        socks[i] = zmq_socket(tb_test_zmq_ctx(), ZMQ_DEALER);
+        cr_assert_not_null(socks[i]);
+        int linger = 0, ivl = 60000;
+        zmq_setsockopt(socks[i], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(socks[i], ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_SERVERKEY, server, 32), 0);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+        cr_assert_eq(zmq_connect(socks[i], E.intake_api), 0);
+    }
+    s_stat_cond_t c = {E.intake, "\"auth.denied\":", KEYS};
+    bool all = tb_test_wait_until(s_stat_reached, &c, 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    for (int i = 0; i < KEYS; i++)
+        zmq_close(socks[i]);
+    cr_assert(all, "the service counted %lld refusals of %d",
+              (long long)s_stats_value(E.intake, c.field), KEYS);
+    int lines = tb_test_log_count(E.intake, "\"auth.denied\"", "\"client_key\"");
+    fprintf(stderr,
+            "figure: %d fresh keys from one address in %.1f s: %d auth.denied lines "
+            "(%.1f lines/s)\n",
+            KEYS, secs, lines, lines / secs);
+    cr_assert_leq(lines, 3, "%d auth.denied lines for %d fresh keys from one address",
+                  lines, KEYS);
+    /* The next line after the minute says how many were held back; the
+       stats line counts them all meanwhile. */
+    cr_assert(tb_test_proc_alive(E.intake));
+#endif
 }
 
 /*  Start-up refuses half a configuration; nothing runs open by mistake. */
@@ -669,12 +766,7 @@ Test(security, sighup_reloads_the_keys_file)
 #ifndef TB_INTAKE_BIN
     cr_skip_test("tb-intake was not built");
 #else
-    const char *args[] = {"--database-url",   E.db,          "--api",       E.intake_api,
-                          "--feed",           E.intake_feed, "--log-level", "debug",
-                          "--stats-interval", "1",           NULL};
-    E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, args, s_env(),
-                                     S_START_MS);
-    cr_assert_not_null(E.intake);
+    s_start_intake_stats();
     cr_assert(!s_stranger_answered(NULL), "an unlisted key was answered");
     cr_assert(tb_test_log_wait(E.intake, "\"auth.denied\"", E.stranger.pub, 5000));
 
