@@ -582,7 +582,9 @@ static int s_health(tb_service_t *self, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
                              "reply too large");
     h->service = tb_arena_strdup(call->arena, self->name);
-    h->database_ok = tb_db_ok(self->db);
+    /* Every session that serves calls, not only the loop's own: a pool
+       worker's session lost to a restart would answer UNAVAILABLE. */
+    h->database_ok = tb_db_ok(self->db) && (!self->pool || tb_pool_db_ok(self->pool));
     h->uptime_s = (tb_mono_us() - self->started_us) / 1000000;
     h->version = tb_arena_strdup(call->arena, TB_VERSION);
     for (size_t i = 0; i < self->nconsumers; i++) {

@@ -354,10 +354,14 @@ ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
         errno = EILSEQ;
         return NULL;
     }
+    bool refused = tb_arena_refused(arena);
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, tb_arena_allocator(arena),
                                                       len, data ? data : empty);
+    /* protobuf-c says only "failed": when it failed because the arena's cap
+       refused it memory, say so, or a well-formed frame with many small
+       repeated items would be called undecodable. */
     if (!msg)
-        errno = EPROTO;
+        errno = !refused && tb_arena_refused(arena) ? ENOMEM : EPROTO;
     return msg;
 }
 

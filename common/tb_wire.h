@@ -55,7 +55,8 @@ int tb_msg_reply(tb_msg_t *self, const ProtobufCMessage *reply);
 uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *len);
 
 /*  Unpacks `len` bytes as a `desc` message into the arena; NULL when the bytes
-    are over max_len, not a valid message, or past the arena's cap. */
+    are over max_len (errno EMSGSIZE), hold a NUL in a string (EILSEQ), are not
+    a valid message (EPROTO), or need more than the arena's cap (ENOMEM). */
 ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
                                  const ProtobufCMessageDescriptor *desc,
                                  const uint8_t *data, size_t len, size_t max_len);

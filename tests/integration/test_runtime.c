@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "api.pb-c.h"
+#include "intake_fixture.h"
 #include "tb_config.h"
 #include "tb_db.h"
 #include "tb_feed.h"
@@ -841,4 +842,62 @@ Test(runtime, a_fetch_past_the_head_does_not_move_it)
     kill(pid, SIGTERM);
     cr_assert_eq(s_wait_exit(pid, 5000), 0);
     s_client_close(&c);
+}
+
+/*  database_ok of tb-intake's Health, or -1 when it did not answer. */
+static int s_intake_db_ok(void)
+{
+    Techbridge__Health h = TECHBRIDGE__HEALTH__INIT;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_HEALTH;
+    req.health = &h;
+    Techbridge__ApiReply *r = tb_test_call(g_arena, g_api, &req, 2000);
+    if (!r || r->result_case != TECHBRIDGE__API_REPLY__RESULT_HEALTH)
+        return -1;
+    return r->health->database_ok ? 1 : 0;
+}
+
+static bool s_intake_db_is(void *want)
+{
+    return s_intake_db_ok() == *(int *)want;
+}
+
+/*  Issue 16, item 2: a PostgreSQL restart with no traffic. Every session that
+    serves calls (tb-intake's pool workers, not only the loop's own) notices
+    it while idle and comes back by itself; Health says false meanwhile and
+    true only when calls will work; the first calls after that all succeed. */
+Test(runtime, idle_sessions_come_back_from_a_restart_before_a_call, .init = fx_setup,
+     .fini = fx_teardown, .timeout = 120)
+{
+    if (!tb_test_pg_can_restart())
+        cr_skip_test("TB_TEST_PGDATA / TB_TEST_PGBIN are not set");
+    fx_start_intake(NULL);
+    fx_submit_ok(fx_load("offer_cn.json", "RT-BEFORE"));
+    int64_t t_stop = tb_test_now_ms();
+    cr_assert_eq(tb_test_pg_stop(), 0);
+    int down = 0;
+    bool saw_down = tb_test_wait_until(s_intake_db_is, &down, 10000);
+    int start_rc = tb_test_pg_start();
+    int64_t t_up = tb_test_now_ms();
+    cr_assert_eq(start_rc, 0, "PostgreSQL did not start again");
+    cr_assert(saw_down, "Health said database_ok while PostgreSQL was stopped");
+    int up = 1;
+    cr_assert(tb_test_wait_until(s_intake_db_is, &up, 30000),
+              "Health never said database_ok again");
+    int64_t t_ok = tb_test_now_ms();
+    fprintf(stderr,
+            "figure: PostgreSQL restart (pg_ctl stop -m fast, start): database_ok true "
+            "%.2f s after the server was up (%.2f s after the stop began)\n",
+            (double)(t_ok - t_up) / 1000.0, (double)(t_ok - t_stop) / 1000.0);
+    /* No traffic met a dead session: the next calls all succeed. */
+    for (int i = 0; i < 6; i++) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "RT-AFTER-%d", i);
+        Techbridge__ApiReply *r = fx_submit(fx_load("need_by.json", ref), NULL);
+        cr_assert_null(r->error, "submission %d after the restart: %s: %s", i, fx_code(r),
+                       r->error ? r->error->message : "");
+        Techbridge__ListRequests l = TECHBRIDGE__LIST_REQUESTS__INIT;
+        fx_list(&l, NULL);
+    }
+    cr_assert_eq(fx_count("SELECT count(*) FROM intake_requests"), 7);
 }
