@@ -37,13 +37,19 @@ static const tb_option_t s_options[] = {
 static int s_rebind_with_hwm(void *xpub, const char *endpoint, int hwm)
 {
     int64_t ceiling = NOTIFICATION_SUBSCRIPTION_MAX;
+    /* A subscriber's messages waiting in libzmq: few, so that libzmq takes in
+       a flood of subscriptions no faster than the service reads them, and the
+       service cuts the connection before libzmq's table of them grows large
+       (notification_core_on_subscription). */
+    int rcvhwm = NOTIFICATION_SUBSCRIPTION_QUEUE;
     char bound[256];
     size_t size = sizeof bound;
     if (zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, bound, &size) != 0 ||
         zmq_unbind(xpub, bound) != 0)
         return -1;
     if (zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(xpub, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0)
+        zmq_setsockopt(xpub, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0 ||
+        zmq_setsockopt(xpub, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0)
         return -1;
     /* The I/O thread closes the old listener asynchronously: retry a little. */
     for (int attempt = 0; attempt < 200; attempt++) {

@@ -32,6 +32,8 @@
     each frame with 33 bytes more. 512 passes those and keeps a peer from
     handing libzmq's subscription table frames of up to 4 x max-frame. */
 #define NOTIFICATION_SUBSCRIPTION_MAX 512
+/*  Subscription messages libzmq queues per subscriber (the XPUB's RCVHWM). */
+#define NOTIFICATION_SUBSCRIPTION_QUEUE 64
 /*  ListNotifications limits. */
 #define NOTIFICATION_LIST_DEFAULT 100
 #define NOTIFICATION_LIST_MAX     1000

@@ -641,6 +641,62 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
                  "more denials than the two refused subscriptions");
 }
 
+/*  Issue 16, item 3: an organisation's XSUB sends 20,000 refused
+    subscriptions of 214 bytes. libzmq keeps each one for the connection, so
+    the connection is cut past S_PEER_SUBSCRIPTIONS_MAX (1,000); the warnings
+    are a handful with a count of the rest, and a disconnect writes none. */
+Test(security, a_flood_of_refused_subscriptions_is_cut_short)
+{
+    s_start_all();
+    int64_t rss0 = 0, peak0 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.notif, &rss0, &peak0), 0);
+    void *x = zmq_socket(tb_test_zmq_ctx(), ZMQ_XSUB);
+    cr_assert_not_null(x);
+    cr_assert_eq(tb_auth_client_setup(x, E.acme.path, E.svc.pub), 0);
+    int zero = 0;
+    cr_assert_eq(zmq_setsockopt(x, ZMQ_LINGER, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_setsockopt(x, ZMQ_SNDHWM, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_connect(x, E.notif_pub), 0);
+    enum { FRAMES = 20000 };
+    uint8_t frame[1 + 13 + 200];
+    memset(frame, 'p', sizeof frame);
+    frame[0] = 1;
+    int64_t t0 = tb_test_now_ms();
+    for (int i = 0; i < FRAMES; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "orga/%08d", i);
+        memcpy(frame + 1, head, 13);
+        cr_assert_eq(zmq_send(x, frame, sizeof frame, 0), (int)sizeof frame);
+    }
+    bool cut = tb_test_log_wait(E.notif, "\"pub.subscriber_cut\"", ACME, 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    zmq_close(x);
+    if (!cut)
+        s_dump_logs();
+    cr_assert(cut, "20,000 refused subscriptions did not cut the connection");
+    /* what a disconnect and the rest of the queue add, if anything */
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.unsubscribe\"", "subscriber gone", 10000));
+    int64_t rss1 = 0, peak1 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.notif, &rss1, &peak1), 0);
+    int denied = tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", NULL);
+    int warns = tb_test_log_count(E.notif, "\"level\":\"warn\"", NULL);
+    fprintf(stderr,
+            "figure: 20,000 refused subscriptions of 214 bytes: tb-notification RSS %.1f "
+            "MiB before, peak %.1f MiB, %.1f MiB after; %d pub.subscribe_denied and %d "
+            "warn lines in all over %.1f s (%.1f lines/s)\n",
+            rss0 / 1024.0, peak1 / 1024.0, rss1 / 1024.0, denied, warns, secs,
+            warns / secs);
+    cr_assert_leq(denied, 3, "%d pub.subscribe_denied lines", denied);
+    cr_assert_leq(warns, 6, "%d warn lines", warns);
+    cr_assert_lt(peak1 - rss0, 48 * 1024, "peak RSS grew by %lld KiB",
+                 (long long)(peak1 - rss0));
+    /* The service still serves subscribers. */
+    void *own = s_sub(&E.acme, ACME "/");
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe\"",
+                               "\"topic\":\"" ACME "/\",\"user\":\"" ACME "\"", 10000));
+    zmq_close(own);
+}
+
 /*  The last value of `field` ("\"auth.denied\":") in the process's stats
     lines, or -1. */
 static int64_t s_stats_value(const tb_test_proc_t *proc, const char *field)
