@@ -175,6 +175,9 @@ tb_pool_t *tb_pool_new(void *ctx, size_t size, const char *conninfo, tb_pool_fn 
     for (size_t i = 0; i < size; i++) {
         s_worker_t *w = &self->workers[i];
         w->pool = self;
+        /* Not known to be down until the worker has tried: a call that
+           arrives first waits for the worker, which connects for it. */
+        atomic_store(&w->db_ok, true);
         snprintf(w->endpoint, sizeof w->endpoint, "inproc://tb-pool-%p-%zu", (void *)self,
                  i);
         w->pipe = zmq_socket(ctx, ZMQ_PAIR);

@@ -15,6 +15,7 @@
 
 #include "tb_auth.h"
 #include "tb_feed.h"
+#include "tb_guard.h"
 #include "tb_log.h"
 #include "tb_migrate.h"
 #include "tb_stats.h"
@@ -25,12 +26,16 @@
 #define TB_VERSION "dev"
 #endif
 
-#define S_POLL_MAX_MS   1000 /* the longest the loop sleeps */
-#define S_FEED_WAKE_MS  1000 /* the slow safety timer of the feed servers */
-#define S_API_BATCH     64   /* API calls served per loop turn, so feeds keep going */
-#define S_HWM           1000 /* queued messages per peer, each way */
-#define S_ARENA_FRAMES  16   /* a call's arena: this many times max-frame */
-#define S_ENDPOINTS_MAX 1024
+#define S_POLL_MAX_MS  1000 /* the longest the loop sleeps */
+#define S_FEED_WAKE_MS 1000 /* the slow safety timer of the feed servers */
+#define S_API_BATCH    64   /* API calls served per loop turn, so feeds keep going */
+#define S_HWM          1000 /* queued messages per peer, each way */
+#define S_ARENA_FRAMES 16   /* a call's arena: this many times max-frame */
+/*  What libzmq may hold for the API's peers, unread by the service (tb_guard):
+    per connection, and all connections together, in times max-frame. */
+#define S_PEER_BUFFER_FRAMES 32
+#define S_ALL_BUFFER_FRAMES  256
+#define S_ENDPOINTS_MAX      1024
 /*  Calls taken off the API router and waiting for a worker; past this the
     router is left alone and its queue (and the peers) wait. */
 #define S_QUEUE_MAX (2 * TB_SERVICE_BATCH_MAX)
@@ -84,6 +89,7 @@ struct tb_service_t {
     bool hup_installed;
 
     void *api;
+    tb_guard_t *guard; /* libzmq's buffers for the API's peers, bounded */
     tb_api_fn api_fn;
     void *core;
     tb_pool_t *pool;                /* a batch API's workers, instead of api_fn */
@@ -389,6 +395,7 @@ static void s_close_all(tb_service_t *self)
         free(self->queue[i]);
     }
     self->nqueue = 0;
+    tb_guard_destroy(&self->guard);
     if (self->api) {
         zmq_close(self->api);
         self->api = NULL;
@@ -448,6 +455,11 @@ static int s_bind_api(tb_service_t *self, const char *endpoint, bool handler, vo
     }
     self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api", false);
     if (!self->api)
+        return -1;
+    self->guard = tb_guard_new(self->ctx, self->api, "api",
+                               (uint64_t)S_PEER_BUFFER_FRAMES * self->max_frame,
+                               (uint64_t)S_ALL_BUFFER_FRAMES * self->max_frame);
+    if (!self->guard)
         return -1;
     self->core = core;
     return 0;
@@ -730,6 +742,16 @@ static void s_slot_done(tb_service_t *self, s_slot_t *slot)
     free(slot);
 }
 
+/*  The next request of the API router, or NULL; tells the guard that what
+    libzmq read from its connection is now the service's. */
+static tb_msg_t *s_api_recv(tb_service_t *self)
+{
+    tb_msg_t *msg = tb_msg_recv(self->api);
+    if (msg)
+        tb_guard_took(self->guard, tb_msg_fd(msg));
+    return msg;
+}
+
 /*  Takes what the router holds while the queue has room: the runtime answers
     at once what it answers itself, the rest waits for a worker. Returns the
     number of messages taken. */
@@ -737,7 +759,7 @@ static int s_api_take(tb_service_t *self)
 {
     int taken = 0;
     while (self->nqueue < S_QUEUE_MAX && !s_stop) {
-        tb_msg_t *msg = tb_msg_recv(self->api);
+        tb_msg_t *msg = s_api_recv(self);
         if (!msg)
             break;
         taken++;
@@ -858,7 +880,7 @@ static int s_api_readable(tb_service_t *self)
     }
     int n = 0;
     while (n < S_API_BATCH && !s_stop) {
-        tb_msg_t *msg = tb_msg_recv(self->api);
+        tb_msg_t *msg = s_api_recv(self);
         if (!msg)
             break;
         s_serve(self, msg);
@@ -1062,6 +1084,8 @@ int tb_service_run(tb_service_t *self)
             timeout = s_min_timeout(timeout, tb_db_next_attempt_ms(self->db));
         if (self->stats_interval_s > 0)
             timeout = s_min_timeout(timeout, s_until_ms(next_stats, now));
+        if (self->guard)
+            timeout = s_min_timeout(timeout, TB_GUARD_PERIOD_MS);
         if (live) {
             if (self->nfeeds > 0)
                 timeout = s_min_timeout(
@@ -1118,6 +1142,7 @@ int tb_service_run(tb_service_t *self)
         }
         if (s_stop)
             break;
+        tb_guard_check(self->guard);
         if (s_reload && self->auth) {
             s_reload = 0;
             tb_auth_reload(self->auth);

@@ -19,6 +19,7 @@ struct tb_msg_t {
     bool delimited; /* false: [id][body] from a DEALER that left out the "" frame */
     int body_frames;
     char *user_id;
+    int fd;       /* the connection libzmq read it from ("__fd"), -1: unknown */
     void *router; /* where the request came from: the reply goes back there */
 };
 
@@ -97,6 +98,8 @@ static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason
 
 static tb_msg_t *s_user_id(tb_msg_t *self, zmq_msg_t *meta)
 {
+    const char *fd = zmq_msg_gets(meta, "__fd");
+    self->fd = fd ? atoi(fd) : -1;
     const char *user_id = zmq_msg_gets(meta, "User-Id");
     self->user_id = strdup(user_id ? user_id : "");
     if (!self->user_id) {
@@ -207,6 +210,11 @@ bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b)
     zmq_msg_t *y = (zmq_msg_t *)&b->envelope[0];
     size_t n = zmq_msg_size(x);
     return n == zmq_msg_size(y) && memcmp(zmq_msg_data(x), zmq_msg_data(y), n) == 0;
+}
+
+int tb_msg_fd(const tb_msg_t *self)
+{
+    return self ? self->fd : -1;
 }
 
 const char *tb_msg_user_id(const tb_msg_t *self)

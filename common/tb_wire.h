@@ -45,6 +45,10 @@ const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames);
 bool tb_msg_delimited(const tb_msg_t *self);
 /*  Whether two requests came from the same peer (the same routing id). */
 bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b);
+/*  The descriptor of the connection libzmq read the request from (its "__fd"
+    property), -1 when unknown; a peer can name properties of its own, so it
+    is a hint to match against descriptors known otherwise (tb_guard). */
+int tb_msg_fd(const tb_msg_t *self);
 /*  The ZAP User-Id of the sender ("" when running open). */
 const char *tb_msg_user_id(const tb_msg_t *self);
 

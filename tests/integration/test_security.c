@@ -697,6 +697,54 @@ Test(security, a_flood_of_refused_subscriptions_is_cut_short)
     zmq_close(own);
 }
 
+/*  Issue 16, item 1: an organisation's DEALER sends [""] + 600 frames of
+    1,024,000 bytes (each under the 4 x max-frame ceiling). libzmq would hold
+    the whole message before the service sees it; the guard cuts the
+    connection once it holds 32 x max-frame (8 MiB) the service has not read. */
+Test(security, a_message_of_many_frames_is_cut_before_it_costs_memory)
+{
+    s_start_intake();
+    int64_t rss0 = 0, peak0 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.intake, &rss0, &peak0), 0);
+    void *d = zmq_socket(tb_test_zmq_ctx(), ZMQ_DEALER);
+    cr_assert_not_null(d);
+    cr_assert_eq(tb_auth_client_setup(d, E.acme.path, E.svc.pub), 0);
+    int zero = 0;
+    cr_assert_eq(zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_setsockopt(d, ZMQ_SNDHWM, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_connect(d, E.intake_api), 0);
+    enum { FRAMES = 600, FRAME = 1024000 };
+    static uint8_t frame[FRAME]; /* every frame points at it: no copies here */
+    memset(frame, 'm', sizeof frame);
+    int64_t t0 = tb_test_now_ms();
+    cr_assert_eq(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
+    for (int i = 0; i < FRAMES; i++) {
+        zmq_msg_t m;
+        cr_assert_eq(zmq_msg_init_data(&m, frame, sizeof frame, NULL, NULL), 0);
+        cr_assert_eq(zmq_msg_send(&m, d, i + 1 < FRAMES ? ZMQ_SNDMORE : 0), FRAME);
+    }
+    bool cut =
+        tb_test_log_wait(E.intake, "\"api.peer_cut\"", "\"socket\":\"api\"", 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    zmq_close(d);
+    if (!cut)
+        s_dump_logs();
+    cr_assert(cut, "a message of %d frames of %d bytes was not cut", FRAMES, FRAME);
+    int64_t rss1 = 0, peak1 = 0;
+    cr_assert(tb_test_health(E.intake_api, 5000), "tb-intake no longer answers");
+    cr_assert_eq(tb_test_proc_memory(E.intake, &rss1, &peak1), 0);
+    fprintf(stderr,
+            "figure: [\"\"] + %d frames of %d bytes from one key: tb-intake RSS %.1f MiB "
+            "before, peak %.1f MiB, %.1f MiB after; cut after %.1f s\n",
+            FRAMES, FRAME, rss0 / 1024.0, peak1 / 1024.0, rss1 / 1024.0, secs);
+    cr_assert_lt(peak1 - rss0, 64 * 1024, "peak RSS grew by %lld KiB",
+                 (long long)(peak1 - rss0));
+    /* The key still works on a new connection. */
+    Techbridge__ApiReply *r =
+        s_get(&E.acme, NULL, "00000000-0000-4000-8000-000000000000");
+    cr_assert(r->error && r->error->code == TECHBRIDGE__CODE__NOT_FOUND, "%s", s_code(r));
+}
+
 /*  The last value of `field` ("\"auth.denied\":") in the process's stats
     lines, or -1. */
 static int64_t s_stats_value(const tb_test_proc_t *proc, const char *field)
