@@ -543,6 +543,116 @@ Test(security, the_feeds_still_flow_and_match_across_organisations)
               "a feed consumer was refused");
 }
 
+/* ---- issue 16, item 9: review of published edits, contacts on acceptance ---- */
+
+static Techbridge__ApiReply *s_match_call(const s_key_t *key, Techbridge__ApiRequest *req)
+{
+    return s_call(E.matching_api, key, NULL, req);
+}
+
+static Techbridge__Match *s_get_match(const s_key_t *key, const char *id)
+{
+    Techbridge__GetMatch g = TECHBRIDGE__GET_MATCH__INIT;
+    g.id = (char *)id;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_GET_MATCH;
+    req.get_match = &g;
+    Techbridge__ApiReply *r = s_match_call(key, &req);
+    expect_ok(r);
+    return r->match;
+}
+
+static Techbridge__MatchList *s_list_matches(const s_key_t *key, const char *request_id)
+{
+    Techbridge__ListMatches l = TECHBRIDGE__LIST_MATCHES__INIT;
+    l.request_id = (char *)request_id;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
+    req.list_matches = &l;
+    Techbridge__ApiReply *r = s_match_call(key, &req);
+    expect_ok(r);
+    return r->matches;
+}
+
+/*  An edit of `r` (trl only) by `key`; the reply. */
+static Techbridge__ApiReply *s_edit_trl(const s_key_t *key, const Techbridge__Request *r,
+                                        int trl)
+{
+    Techbridge__Request *changes = s_request("need_by.json", ACME, "unused");
+    changes->trl = trl;
+    Techbridge__EditRequest e = TECHBRIDGE__EDIT_REQUEST__INIT;
+    e.id = r->id;
+    e.version = r->version;
+    e.changes = changes;
+    char *fields[] = {(char *)"trl"};
+    e.fields = fields;
+    e.n_fields = 1;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_EDIT;
+    req.edit = &e;
+    return s_call(E.intake_api, key, NULL, &req);
+}
+
+Test(security, contacts_wait_for_acceptance_and_published_edits_for_review)
+{
+    s_start_all();
+    Techbridge__Request *need =
+        s_submit_ok(&E.acme, s_request("need_by.json", ACME, "N9"));
+    Techbridge__Request *offer =
+        s_submit_ok(&E.other, s_request("offer_cn.json", OTHER, "O9"));
+    need = s_publish(need);
+    offer = s_publish(offer);
+    s_wait_sql("SELECT count(*) FROM matching_matches", 1, 20000);
+
+    /* PROPOSED: each organisation sees the other's request, not its contact. */
+    Techbridge__MatchList *l = s_list_matches(&E.acme, need->id);
+    cr_assert_eq(l->n_matches, 1);
+    Techbridge__Match *m = l->matches[0];
+    cr_assert_eq(m->status, TECHBRIDGE__MATCH_STATUS__PROPOSED);
+    cr_assert_null(m->offer->contact,
+                   "acme-bel sees other-cn's contact before acceptance");
+    cr_assert_not_null(m->need->contact, "acme-bel no longer sees its own contact");
+    m = s_get_match(&E.other, m->id);
+    cr_assert_null(m->need->contact,
+                   "other-cn sees acme-bel's contact before acceptance");
+    cr_assert_not_null(m->offer->contact);
+    m = s_get_match(NULL, m->id);
+    cr_assert(m->need->contact && m->offer->contact, "operators see both contacts");
+
+    /* ACCEPTED is the introduction: both contacts. */
+    Techbridge__DecideMatch d = TECHBRIDGE__DECIDE_MATCH__INIT;
+    d.id = m->id;
+    d.action = TECHBRIDGE__MATCH_ACTION__ACCEPT;
+    d.version = m->version;
+    d.reason = (char *)"both interested";
+    Techbridge__ApiRequest dq = TECHBRIDGE__API_REQUEST__INIT;
+    dq.body_case = TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH;
+    dq.decide_match = &d;
+    expect_ok(s_match_call(NULL, &dq));
+    m = s_get_match(&E.acme, m->id);
+    cr_assert_not_null(m->offer->contact, "no contact after acceptance");
+    cr_assert_str_eq(m->offer->contact->email, offer->contact->email);
+
+    /* An organisation's edit of its published request goes back to review;
+       an operator's edit of a published request stays published. */
+    Techbridge__ApiReply *r = s_edit_trl(&E.acme, need, 6);
+    expect_ok(r);
+    Techbridge__Request *edited = r->request->request;
+    cr_assert_eq(edited->status, TECHBRIDGE__STATUS__SUBMITTED,
+                 "an organisation's edit left its request PUBLISHED");
+    cr_assert_eq(edited->version, need->version + 1);
+    s_wait_sql("SELECT count(*) FROM intake_history WHERE action = 'EDIT' AND "
+               "from_status = 'PUBLISHED' AND to_status = 'SUBMITTED' AND actor = '" ACME
+               "' AND reason LIKE '%review%'",
+               1, 5000);
+    s_wait_sql("SELECT count(*) FROM matching_requests WHERE status = 1", 1, 20000);
+    r = s_edit_trl(NULL, offer, 8);
+    expect_ok(r);
+    cr_assert_eq(r->request->request->status, TECHBRIDGE__STATUS__PUBLISHED);
+    /* Published again by an operator, it is matched again. */
+    s_publish(edited);
+}
+
 /*  A SUB socket with `key`, subscribed to `topic`. */
 static void *s_sub(const s_key_t *key, const char *topic)
 {
@@ -641,6 +751,20 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
                  "more denials than the two refused subscriptions");
 }
 
+/*  A socket of `type` with acme-bel's key, connected to `endpoint`, that
+    queues whatever it is given (no send high-water mark) and lingers not. */
+static void *s_flooder(int type, const char *endpoint)
+{
+    void *s = zmq_socket(tb_test_zmq_ctx(), type);
+    cr_assert_not_null(s);
+    cr_assert_eq(tb_auth_client_setup(s, E.acme.path, E.svc.pub), 0);
+    int zero = 0;
+    cr_assert_eq(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
 /*  Issue 16, item 3: an organisation's XSUB sends 20,000 refused
     subscriptions of 214 bytes. libzmq keeps each one for the connection, so
     the connection is cut past S_PEER_SUBSCRIPTIONS_MAX (1,000); the warnings
@@ -650,13 +774,7 @@ Test(security, a_flood_of_refused_subscriptions_is_cut_short)
     s_start_all();
     int64_t rss0 = 0, peak0 = 0;
     cr_assert_eq(tb_test_proc_memory(E.notif, &rss0, &peak0), 0);
-    void *x = zmq_socket(tb_test_zmq_ctx(), ZMQ_XSUB);
-    cr_assert_not_null(x);
-    cr_assert_eq(tb_auth_client_setup(x, E.acme.path, E.svc.pub), 0);
-    int zero = 0;
-    cr_assert_eq(zmq_setsockopt(x, ZMQ_LINGER, &zero, sizeof zero), 0);
-    cr_assert_eq(zmq_setsockopt(x, ZMQ_SNDHWM, &zero, sizeof zero), 0);
-    cr_assert_eq(zmq_connect(x, E.notif_pub), 0);
+    void *x = s_flooder(ZMQ_XSUB, E.notif_pub);
     enum { FRAMES = 20000 };
     uint8_t frame[1 + 13 + 200];
     memset(frame, 'p', sizeof frame);
@@ -706,13 +824,7 @@ Test(security, a_message_of_many_frames_is_cut_before_it_costs_memory)
     s_start_intake();
     int64_t rss0 = 0, peak0 = 0;
     cr_assert_eq(tb_test_proc_memory(E.intake, &rss0, &peak0), 0);
-    void *d = zmq_socket(tb_test_zmq_ctx(), ZMQ_DEALER);
-    cr_assert_not_null(d);
-    cr_assert_eq(tb_auth_client_setup(d, E.acme.path, E.svc.pub), 0);
-    int zero = 0;
-    cr_assert_eq(zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero), 0);
-    cr_assert_eq(zmq_setsockopt(d, ZMQ_SNDHWM, &zero, sizeof zero), 0);
-    cr_assert_eq(zmq_connect(d, E.intake_api), 0);
+    void *d = s_flooder(ZMQ_DEALER, E.intake_api);
     enum { FRAMES = 600, FRAME = 1024000 };
     static uint8_t frame[FRAME]; /* every frame points at it: no copies here */
     memset(frame, 'm', sizeof frame);
