@@ -31,6 +31,7 @@ typedef struct {
 } s_conn_t;
 
 struct tb_guard_t {
+    size_t watched; /* connections in conns */
     char name[32];
     void *monitor; /* PAIR end of the router's socket monitor */
     void *router;
@@ -139,12 +140,15 @@ static void s_events(tb_guard_t *self)
             s_conn_t *c = s_slot(self, (int)value);
             uint64_t now_read = 0;
             if (c && event == ZMQ_EVENT_ACCEPTED && s_read_bytes((int)value, &now_read)) {
+                if (c->fd < 0)
+                    self->watched++;
                 *c = (s_conn_t){.fd = (int)value, .taken = now_read};
             } else if (c && c->fd == (int)value &&
                        (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)) {
                 if (c->cut)
                     malloc_trim(0); /* its unfinished message is freed: give it back */
                 c->fd = -1;
+                self->watched--;
             }
         }
         zmq_msg_close(&head);
@@ -177,11 +181,13 @@ void tb_guard_check(tb_guard_t *self)
 {
     if (!self)
         return;
+    /* Events at once (a new connection is watched from its first bytes), the
+       connections every TB_GUARD_PERIOD_MS. */
+    s_events(self);
     int64_t now = tb_mono_us();
     if (now < self->next_us)
         return;
     self->next_us = now + TB_GUARD_PERIOD_MS * 1000LL;
-    s_events(self);
     uint64_t sum = 0, largest = 0;
     s_conn_t *worst = NULL;
     for (size_t i = 0; i < S_SLOTS; i++) {
@@ -209,6 +215,16 @@ void tb_guard_check(tb_guard_t *self)
     }
     if (worst && self->total > 0 && sum > self->total)
         s_cut(self, worst, largest, "all connections' unread messages passed the limit");
+}
+
+void *tb_guard_socket(const tb_guard_t *self)
+{
+    return self ? self->monitor : NULL;
+}
+
+bool tb_guard_watching(const tb_guard_t *self)
+{
+    return self && self->watched > 0;
 }
 
 uint64_t tb_guard_cuts(const tb_guard_t *self)

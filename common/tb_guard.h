@@ -14,6 +14,7 @@
 #ifndef TB_GUARD_H
 #define TB_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,12 @@ void tb_guard_took(tb_guard_t *self, int fd);
     ceiling. Cheap enough for every loop turn; due every TB_GUARD_PERIOD_MS. */
 void tb_guard_check(tb_guard_t *self);
 #define TB_GUARD_PERIOD_MS 20
+
+/*  The monitor's socket, for the loop's poll: readable when a connection
+    comes or goes (then call tb_guard_check). */
+void *tb_guard_socket(const tb_guard_t *self);
+/*  Whether any connection is watched (else the loop need not wake for it). */
+bool tb_guard_watching(const tb_guard_t *self);
 
 /*  Connections cut since the start. */
 uint64_t tb_guard_cuts(const tb_guard_t *self);

@@ -964,6 +964,7 @@ typedef enum {
     S_PIPE,
     S_DB,
     S_ZAP,
+    S_GUARD,
     S_API,
     S_WORKER,
     S_FEED,
@@ -1025,7 +1026,8 @@ int tb_service_run(tb_service_t *self)
             TB_I("max_frame", (int64_t)self->max_frame),
             TB_I("stats_interval_s", self->stats_interval_s));
 
-    size_t cap = 4 + TB_POOL_MAX + self->nfeeds + self->nconsumers + self->nsockets;
+    /* pipe, database, ZAP, guard, API; workers, feeds, consumers, sockets */
+    size_t cap = 5 + TB_POOL_MAX + self->nfeeds + self->nconsumers + self->nsockets;
     zmq_pollitem_t *items = calloc(cap, sizeof *items);
     s_tag_t *tags = calloc(cap, sizeof *tags);
     bool *ready = calloc(cap, sizeof *ready); /* by tag: feeds, consumers, sockets */
@@ -1062,6 +1064,8 @@ int tb_service_run(tb_service_t *self)
         /* Handshakes wait for the ZAP handler, database or not. */
         if (self->auth)
             s_poll_add(items, tags, &n, tb_auth_zap_socket(self->auth), -1, S_ZAP, 0);
+        if (self->guard)
+            s_poll_add(items, tags, &n, tb_guard_socket(self->guard), -1, S_GUARD, 0);
         if (self->api && self->nqueue < S_QUEUE_MAX)
             s_poll_add(items, tags, &n, self->api, -1, S_API, 0);
         for (size_t w = 0; self->pool && w < tb_pool_size(self->pool); w++)
@@ -1084,7 +1088,7 @@ int tb_service_run(tb_service_t *self)
             timeout = s_min_timeout(timeout, tb_db_next_attempt_ms(self->db));
         if (self->stats_interval_s > 0)
             timeout = s_min_timeout(timeout, s_until_ms(next_stats, now));
-        if (self->guard)
+        if (tb_guard_watching(self->guard))
             timeout = s_min_timeout(timeout, TB_GUARD_PERIOD_MS);
         if (live) {
             if (self->nfeeds > 0)
@@ -1119,6 +1123,7 @@ int tb_service_run(tb_service_t *self)
                 s_pipe_drain();
                 break;
             case S_DB:
+            case S_GUARD:
                 break; /* drained below, every turn */
             case S_ZAP:
                 tb_auth_on_readable(self->auth);
