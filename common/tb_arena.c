@@ -2,6 +2,7 @@
 #include "tb_arena.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,9 @@ typedef struct s_chunk_t {
 } s_chunk_t;
 
 struct tb_arena_t {
-    size_t cap;  /* 0: no limit */
-    size_t used; /* bytes handed out, after alignment */
+    size_t cap;   /* 0: no limit */
+    size_t used;  /* bytes handed out, after alignment */
+    bool refused; /* an allocation was refused because of the cap */
     s_chunk_t *head;
     ProtobufCAllocator allocator;
 };
@@ -73,8 +75,10 @@ void *tb_arena_alloc(tb_arena_t *self, size_t size)
     if (size > SIZE_MAX / 2)
         return NULL;
     size = (size + S_ALIGN - 1) & ~(size_t)(S_ALIGN - 1);
-    if (self->cap && (size > self->cap || self->used > self->cap - size))
+    if (self->cap && (size > self->cap || self->used > self->cap - size)) {
+        self->refused = true;
         return NULL;
+    }
 
     s_chunk_t *chunk = self->head;
     if (!chunk || chunk->size - chunk->used < size) {
@@ -160,4 +164,14 @@ void *tb_arena_pb_new(tb_arena_t *self, const ProtobufCMessageDescriptor *desc)
         return NULL;
     protobuf_c_message_init(desc, msg);
     return msg;
+}
+
+bool tb_arena_refused(const tb_arena_t *self)
+{
+    return self && self->refused;
+}
+
+size_t tb_arena_cap(const tb_arena_t *self)
+{
+    return self ? self->cap : 0;
 }

@@ -6,6 +6,7 @@
 #define TB_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct tb_arena_t tb_arena_t;
@@ -26,6 +27,11 @@ char *tb_arena_printf(tb_arena_t *self, const char *fmt, ...)
 ProtobufCAllocator *tb_arena_allocator(tb_arena_t *self);
 /*  Bytes handed out so far. */
 size_t tb_arena_used(const tb_arena_t *self);
+/*  True once an allocation was refused because it would pass the cap: a
+    decoder that failed then ran out of room, the input may be well formed. */
+bool tb_arena_refused(const tb_arena_t *self);
+/*  The cap given to tb_arena_new (0: none). */
+size_t tb_arena_cap(const tb_arena_t *self);
 
 /*  A new initialised protobuf-c message of `desc` in the arena, or NULL (cap):
     Techbridge__Org *org = TB_PB_NEW (a, Techbridge__Org, techbridge__org__descriptor); */

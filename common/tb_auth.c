@@ -12,6 +12,7 @@
 
 #include "tb_log.h"
 #include "tb_util.h"
+#include "tb_loglimit.h"
 #include "tb_valid.h"
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -20,8 +21,13 @@
 #define S_KEYPAIR_MAX  4096 /* a key pair file is a few short lines */
 #define S_ZAP_FRAMES   8    /* RFC 27 request: 6 frames + CURVE's 1 credential */
 #define S_ZAP_BATCH    64   /* requests answered per call, so the loop stays fair */
-#define S_RECENT       32   /* denied peers remembered for rate-limiting logs */
-#define S_DENY_LOG_US  (60LL * 1000 * 1000)
+/*  auth.denied lines: a peer address may cause S_DENY_PER_ADDRESS a minute,
+    whatever key it presents (fresh keys cost nothing to make), and all peers
+    together S_DENY_TOTAL; S_DENY_ADDRESSES addresses are remembered. */
+#define S_DENY_ADDRESSES   64
+#define S_DENY_PER_ADDRESS 3
+#define S_DENY_TOTAL       60
+#define S_DENY_LOG_US      (60LL * 1000 * 1000)
 
 static const char s_z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyz"
                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -38,15 +44,6 @@ typedef struct {
     size_t count;
 } s_keys_t;
 
-/*  A recently denied peer: one warn line per peer and key per minute, so a
-    client that keeps reconnecting with a wrong key cannot flood the log. */
-typedef struct {
-    char address[64];
-    char key[TB_AUTH_Z85_LEN + 1];
-    int64_t last_us;
-    uint64_t suppressed;
-} s_recent_t;
-
 struct tb_auth_t {
     void *zap;
     char *keys_file;
@@ -56,7 +53,7 @@ struct tb_auth_t {
     char public_z85[TB_AUTH_Z85_LEN + 1];
     uint64_t admitted;
     uint64_t denied;
-    s_recent_t recent[S_RECENT];
+    tb_loglimit_t *deny_log; /* auth.denied lines per peer address */
 };
 
 /* ---- small pieces ---- */
@@ -589,9 +586,11 @@ tb_auth_t *tb_auth_new(void *zmq_ctx, const char *keys_file, const char *keypair
         free(self);
         return NULL;
     }
+    self->deny_log = tb_loglimit_new(S_DENY_ADDRESSES, S_DENY_PER_ADDRESS, S_DENY_TOTAL,
+                                     S_DENY_LOG_US);
     int bad_line;
     char secret_z85[TB_AUTH_Z85_LEN + 1];
-    if (s_keys_load(keys_file, &self->keys, &bad_line) != 0 ||
+    if (!self->deny_log || s_keys_load(keys_file, &self->keys, &bad_line) != 0 ||
         tb_auth_keypair_load(keypair_file, self->public_z85, secret_z85) != 0) {
         tb_auth_destroy(&self);
         return NULL;
@@ -630,6 +629,7 @@ void tb_auth_destroy(tb_auth_t **self_p)
         zmq_close(self->zap);
     s_keys_free(&self->keys);
     free(self->keys_file);
+    tb_loglimit_destroy(&self->deny_log);
     s_wipe(self, sizeof *self);
     free(self);
     *self_p = NULL;
@@ -691,38 +691,19 @@ static bool s_frame_is(zmq_msg_t *frame, const char *s)
     return zmq_msg_size(frame) == len && memcmp(zmq_msg_data(frame), s, len) == 0;
 }
 
-/*  Logs a refusal unless the same peer and key were logged less than a minute
-    ago (then it is counted, and the count goes into the next line). */
+/*  Logs a refusal unless its peer address has used up its lines for the
+    minute (then it is counted, and the count goes into the address's next
+    line). The limit is per address, not per key: a client can make a fresh
+    key for every connection. */
 static void s_log_denied(tb_auth_t *self, const char *address, const char *mechanism,
                          const char *key, const char *reason)
 {
-    int64_t now = tb_mono_us();
-    s_recent_t *slot = NULL, *oldest = &self->recent[0];
-    for (size_t i = 0; i < S_RECENT; i++) {
-        s_recent_t *r = &self->recent[i];
-        if (r->last_us && strncmp(r->address, address, sizeof r->address - 1) == 0 &&
-            strcmp(r->key, key) == 0) {
-            slot = r;
-            break;
-        }
-        if (r->last_us < oldest->last_us)
-            oldest = r;
-    }
-    if (slot && now - slot->last_us < S_DENY_LOG_US) {
-        slot->suppressed++;
+    uint64_t suppressed = 0;
+    if (!tb_loglimit_allow(self->deny_log, address, tb_mono_us(), &suppressed))
         return;
-    }
-    uint64_t suppressed = slot ? slot->suppressed : 0;
-    if (!slot) {
-        slot = oldest;
-        snprintf(slot->address, sizeof slot->address, "%s", address);
-        snprintf(slot->key, sizeof slot->key, "%s", key);
-    }
-    slot->last_us = now;
-    slot->suppressed = 0;
     tb_warn("auth.denied", NULL, TB_S("address", address), TB_S("mechanism", mechanism),
             TB_S("client_key", key), TB_S("reason", reason),
-            TB_I("suppressed", suppressed));
+            TB_I("suppressed", (int64_t)suppressed));
 }
 
 /*  Sends the ZAP reply: version, request id, status code and text, user id,

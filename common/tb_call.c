@@ -1,6 +1,7 @@
 /*  tb_call: errors of one API call, built in the call's arena. */
 #include "tb_call.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,9 @@
 #include "tb_log.h"
 #include "tb_valid.h"
 #include "tb_wire.h"
+
+/*  Room for the message of a frame too costly to decode. */
+#define S_FULL_MESSAGE_MAX 200
 
 /*  When the arena is exhausted, the reply still carries an error: this one,
     never modified (tb_call_violation leaves it alone). */
@@ -251,8 +255,25 @@ int tb_call_prepare(tb_call_t *call, const uint8_t *body, size_t len, size_t max
         return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
                              "frame of %zu bytes exceeds the limit of %zu", len,
                              max_frame);
+    /* The answer to a frame whose decoding outgrows the call's arena is made
+       before decoding: afterwards the arena has no room left for it. */
+    Techbridge__Error *full =
+        TB_PB_NEW(call->arena, Techbridge__Error, techbridge__error__descriptor);
+    char *why = tb_arena_alloc(call->arena, S_FULL_MESSAGE_MAX);
     Techbridge__ApiRequest *req = (Techbridge__ApiRequest *)tb_wire_unpack(
         call->arena, &techbridge__api_request__descriptor, body, len, max_frame);
+    if (!req && errno == ENOMEM && full && why) {
+        /* Well formed, perhaps, but many small repeated items cost far more
+           decoded than on the wire: name the limit, not a bad frame. */
+        snprintf(why, S_FULL_MESSAGE_MAX,
+                 "decoding a frame of %zu bytes needs more than the per-call memory "
+                 "limit of %zu bytes (too many repeated items)",
+                 len, tb_arena_cap(call->arena));
+        full->code = TECHBRIDGE__CODE__RESOURCE_EXHAUSTED;
+        full->message = why;
+        call->reply->error = full;
+        return -1;
+    }
     if (!req)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "not a valid ApiRequest");

@@ -2,6 +2,7 @@
 #include "tb_db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,15 +645,31 @@ int tb_db_socket(const tb_db_t *self)
     return self->conn ? PQsocket(self->conn) : -1;
 }
 
+/*  Reads what the idle session's socket holds, so that a session the server
+    ended is noticed now rather than by the next caller: a server shutting
+    down sends FATAL and then closes, and libpq sees the close only on a read
+    after the one that took the message, so it reads while the socket shows
+    more. Returns 0, or -1 with the session marked down. NOTIFYs stay queued
+    in libpq for PQnotifies. */
+static int s_consume(tb_db_t *self)
+{
+    for (int round = 0; self->conn && round < 4; round++) {
+        if (!PQconsumeInput(self->conn) || PQstatus(self->conn) == CONNECTION_BAD) {
+            s_set_error(self, TB_DB_UNAVAILABLE, NULL, PQerrorMessage(self->conn));
+            s_mark_down(self, self->message);
+            return -1;
+        }
+        struct pollfd p = {.fd = PQsocket(self->conn), .events = POLLIN};
+        if (p.fd < 0 || poll(&p, 1, 0) <= 0)
+            break;
+    }
+    return self->conn ? 0 : -1;
+}
+
 int tb_db_drain_notifies(tb_db_t *self)
 {
-    if (!self->conn)
+    if (!self->conn || s_consume(self) != 0)
         return 0;
-    if (!PQconsumeInput(self->conn) || PQstatus(self->conn) == CONNECTION_BAD) {
-        s_set_error(self, TB_DB_UNAVAILABLE, NULL, PQerrorMessage(self->conn));
-        s_mark_down(self, self->message);
-        return 0;
-    }
     int n = 0;
     PGnotify *note;
     while ((note = PQnotifies(self->conn)) != NULL) {
@@ -660,6 +677,18 @@ int tb_db_drain_notifies(tb_db_t *self)
         n++;
     }
     return n;
+}
+
+int tb_db_check(tb_db_t *self)
+{
+    if (self->conn) {
+        struct pollfd p = {.fd = PQsocket(self->conn), .events = POLLIN};
+        if (p.fd >= 0 && poll(&p, 1, 0) > 0 && s_consume(self) != 0)
+            self->next_try = 0; /* found dead before a caller used it: try at once */
+        if (self->conn)
+            return 0;
+    }
+    return tb_db_tick(self);
 }
 
 long tb_db_round_trips(const tb_db_t *self)

@@ -105,6 +105,11 @@ long tb_db_next_attempt_ms(const tb_db_t *self);
 
 /*  The session's socket for zmq_poll, or -1 when down. */
 int tb_db_socket(const tb_db_t *self);
+/*  Before a caller uses the session: notices, without waiting, a session the
+    server ended while it was idle (a restart), and then reconnects at once
+    instead of letting the caller meet the dead session; while down it is
+    tb_db_tick. Returns 0 when the session is (now) up, -1 otherwise. */
+int tb_db_check(tb_db_t *self);
 /*  Reads what the socket has and returns the number of NOTIFYs received since
     the last call (their payloads are not needed: a notify is only a hint). */
 int tb_db_drain_notifies(tb_db_t *self);

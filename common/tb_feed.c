@@ -382,15 +382,19 @@ static void s_answer(tb_feed_server_t *self, tb_msg_t **msg, Techbridge__Event *
 
 /*  The stream's head after a read of n events after `after`: positions are
     dense and commit in order, so a read that returned everything committed
-    ends at the head (or, empty, is at it); only a read that may have left
-    events behind (a full batch, a backlog) asks the table. This spares a head
-    query on every fetch and every wake: the head only feeds the consumers' lag
-    figure. Returns -1 on a database failure. */
+    ends at the head; only a read that may have left events behind (a full
+    batch, a backlog) asks the table. This spares a head query on every fetch
+    and every wake: the head only feeds the consumers' lag figure. An empty read
+    proves only that the head is at most `after`, and `after` is the fetcher's
+    word: past the head we know, the table is asked, so that a fetch after
+    INT64_MAX cannot become every consumer's head. Returns -1 on a database
+    failure. */
 static int64_t s_head_after_read(tb_feed_server_t *self, int64_t after,
                                  Techbridge__Event **events, int n, bool more)
 {
-    int64_t seen = n > 0 ? events[n - 1]->seq : after;
-    if (more || self->head < 0) {
+    int64_t seen = n > 0 ? events[n - 1]->seq : -1;
+    bool beyond = n == 0 && after > self->head;
+    if (more || self->head < 0 || beyond) {
         int64_t head = tb_feed_head(self->db, self->stream);
         if (head < 0)
             return -1;

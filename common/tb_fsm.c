@@ -85,6 +85,11 @@ bool tb_fsm_editable(Techbridge__Status status)
     return status == S_(SUBMITTED) || status == S_(PUBLISHED);
 }
 
+Techbridge__Status tb_fsm_after_edit(Techbridge__Status from, bool is_operator)
+{
+    return !is_operator && from == S_(PUBLISHED) ? S_(SUBMITTED) : from;
+}
+
 bool tb_fsm_is_open(Techbridge__Status status)
 {
     return status == S_(SUBMITTED) || status == S_(PUBLISHED) ||

@@ -41,6 +41,12 @@ int64_t tb_fsm_renewed_expiry(int64_t now_ms, int64_t expires_at_ms);
 /*  Whether an edit is allowed in this status (SUBMITTED and PUBLISHED). */
 bool tb_fsm_editable(Techbridge__Status status);
 
+/*  The status after an edit in status `from`: a centre reviews what it
+    publishes, so an organisation's edit of its PUBLISHED request sends it back
+    to SUBMITTED (the review queue, published again by an operator); an
+    operator's edit, or any edit of a SUBMITTED request, keeps the status. */
+Techbridge__Status tb_fsm_after_edit(Techbridge__Status from, bool is_operator);
+
 /*  Whether a request in this status is open: matched, counted for duplicates. */
 bool tb_fsm_is_open(Techbridge__Status status);
 

@@ -40,6 +40,7 @@ typedef struct {
     s_job_t job;               /* the worker's while busy */
     long round_trips;          /* as of its last collected batch */
     long reconnects;
+    _Atomic bool db_ok; /* the worker's session, as the worker last saw it */
 } s_worker_t;
 
 struct tb_pool_t {
@@ -65,7 +66,7 @@ static void s_run(tb_pool_t *pool, tb_db_t *db, void *core, s_job_t *job)
 {
     if (!core)
         s_fail_all(job, TECHBRIDGE__CODE__INTERNAL, "out of memory");
-    else if (!tb_db_ok(db) && tb_db_tick(db) != 0)
+    else if (tb_db_check(db) != 0)
         s_fail_all(job, TECHBRIDGE__CODE__UNAVAILABLE, "database unavailable");
     else {
         pool->fn(job->calls, job->n, core);
@@ -91,7 +92,24 @@ static void *s_worker_main(void *arg)
     }
     tb_db_t *db = tb_db_new(pool->conninfo);
     void *core = db ? pool->core_new(db, pool->arg) : NULL;
+    atomic_store(&w->db_ok, db && tb_db_ok(db));
     for (;;) {
+        /* Between jobs the worker watches its session too: a server restart
+           ends idle sessions, and it is noticed and mended here, before a
+           caller meets it, and Health (tb_pool_db_ok) says so meanwhile. */
+        zmq_pollitem_t items[2] = {{.socket = pipe, .events = ZMQ_POLLIN}};
+        int nitems = 1;
+        if (db && tb_db_socket(db) >= 0)
+            items[nitems++] =
+                (zmq_pollitem_t){.fd = tb_db_socket(db), .events = ZMQ_POLLIN};
+        long timeout = db && !tb_db_ok(db) ? tb_db_next_attempt_ms(db) : -1;
+        if (zmq_poll(items, nitems, timeout) < 0 && errno != EINTR)
+            break;
+        if (db && (!tb_db_ok(db) || (nitems > 1 && (items[1].revents & ZMQ_POLLIN))))
+            tb_db_check(db);
+        atomic_store(&w->db_ok, db && tb_db_ok(db));
+        if (!(items[0].revents & ZMQ_POLLIN))
+            continue;
         char byte;
         int rc = zmq_recv(pipe, &byte, 1, 0);
         if (rc < 0 && errno == EINTR)
@@ -102,6 +120,7 @@ static void *s_worker_main(void *arg)
         if (!job)
             continue;
         s_run(pool, db, core, job);
+        atomic_store(&w->db_ok, db && tb_db_ok(db));
         atomic_store_explicit(&w->handed, job, memory_order_release);
         while (zmq_send(pipe, "", 1, 0) < 0 && errno == EINTR)
             ;
@@ -156,6 +175,9 @@ tb_pool_t *tb_pool_new(void *ctx, size_t size, const char *conninfo, tb_pool_fn 
     for (size_t i = 0; i < size; i++) {
         s_worker_t *w = &self->workers[i];
         w->pool = self;
+        /* Not known to be down until the worker has tried: a call that
+           arrives first waits for the worker, which connects for it. */
+        atomic_store(&w->db_ok, true);
         snprintf(w->endpoint, sizeof w->endpoint, "inproc://tb-pool-%p-%zu", (void *)self,
                  i);
         w->pipe = zmq_socket(ctx, ZMQ_PAIR);
@@ -204,6 +226,14 @@ int tb_pool_idle(const tb_pool_t *self)
         if (!self->workers[i].busy)
             return (int)i;
     return -1;
+}
+
+bool tb_pool_db_ok(const tb_pool_t *self)
+{
+    for (size_t i = 0; i < self->size; i++)
+        if (!atomic_load(&self->workers[i].db_ok))
+            return false;
+    return true;
 }
 
 int tb_pool_busy(const tb_pool_t *self, size_t i)

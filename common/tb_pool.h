@@ -13,6 +13,7 @@
 #ifndef TB_POOL_H
 #define TB_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tb_call.h"
@@ -42,6 +43,9 @@ void tb_pool_destroy(tb_pool_t **self_p);
 size_t tb_pool_size(const tb_pool_t *self);
 /*  An idle worker's index, or -1 when all are busy. */
 int tb_pool_idle(const tb_pool_t *self);
+/*  Whether every worker's database session is up, as each worker last saw
+    it (workers watch their idle sessions, so a restart shows within moments). */
+bool tb_pool_db_ok(const tb_pool_t *self);
 /*  Whether worker `i` has a batch out. */
 int tb_pool_busy(const tb_pool_t *self, size_t i);
 

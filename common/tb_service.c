@@ -15,6 +15,7 @@
 
 #include "tb_auth.h"
 #include "tb_feed.h"
+#include "tb_guard.h"
 #include "tb_log.h"
 #include "tb_migrate.h"
 #include "tb_stats.h"
@@ -25,12 +26,16 @@
 #define TB_VERSION "dev"
 #endif
 
-#define S_POLL_MAX_MS   1000 /* the longest the loop sleeps */
-#define S_FEED_WAKE_MS  1000 /* the slow safety timer of the feed servers */
-#define S_API_BATCH     64   /* API calls served per loop turn, so feeds keep going */
-#define S_HWM           1000 /* queued messages per peer, each way */
-#define S_ARENA_FRAMES  16   /* a call's arena: this many times max-frame */
-#define S_ENDPOINTS_MAX 1024
+#define S_POLL_MAX_MS  1000 /* the longest the loop sleeps */
+#define S_FEED_WAKE_MS 1000 /* the slow safety timer of the feed servers */
+#define S_API_BATCH    64   /* API calls served per loop turn, so feeds keep going */
+#define S_HWM          1000 /* queued messages per peer, each way */
+#define S_ARENA_FRAMES 16   /* a call's arena: this many times max-frame */
+/*  What libzmq may hold for the API's peers, unread by the service (tb_guard):
+    per connection, and all connections together, in times max-frame. */
+#define S_PEER_BUFFER_FRAMES 32
+#define S_ALL_BUFFER_FRAMES  256
+#define S_ENDPOINTS_MAX      1024
 /*  Calls taken off the API router and waiting for a worker; past this the
     router is left alone and its queue (and the peers) wait. */
 #define S_QUEUE_MAX (2 * TB_SERVICE_BATCH_MAX)
@@ -84,6 +89,7 @@ struct tb_service_t {
     bool hup_installed;
 
     void *api;
+    tb_guard_t *guard; /* libzmq's buffers for the API's peers, bounded */
     tb_api_fn api_fn;
     void *core;
     tb_pool_t *pool;                /* a batch API's workers, instead of api_fn */
@@ -201,7 +207,7 @@ typedef enum { S_SEC_SERVER, S_SEC_FEED, S_SEC_CLIENT } s_sec_t;
     CURVE: the service key on bound sockets, client keys on connected ones. */
 static int s_socket_setup(tb_service_t *self, void *socket, s_sec_t sec)
 {
-    if (tb_wire_socket_setup(socket, self->max_frame) != 0)
+    if (tb_wire_socket_setup_mech(socket, self->max_frame, self->auth != NULL) != 0)
         return -1;
     if (!self->auth)
         return 0;
@@ -389,6 +395,7 @@ static void s_close_all(tb_service_t *self)
         free(self->queue[i]);
     }
     self->nqueue = 0;
+    tb_guard_destroy(&self->guard);
     if (self->api) {
         zmq_close(self->api);
         self->api = NULL;
@@ -448,6 +455,11 @@ static int s_bind_api(tb_service_t *self, const char *endpoint, bool handler, vo
     }
     self->api = s_bind(self, ZMQ_ROUTER, endpoint, "api", false);
     if (!self->api)
+        return -1;
+    self->guard = tb_guard_new(self->ctx, self->api, "api",
+                               (uint64_t)S_PEER_BUFFER_FRAMES * self->max_frame,
+                               (uint64_t)S_ALL_BUFFER_FRAMES * self->max_frame);
+    if (!self->guard)
         return -1;
     self->core = core;
     return 0;
@@ -582,7 +594,9 @@ static int s_health(tb_service_t *self, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
                              "reply too large");
     h->service = tb_arena_strdup(call->arena, self->name);
-    h->database_ok = tb_db_ok(self->db);
+    /* Every session that serves calls, not only the loop's own: a pool
+       worker's session lost to a restart would answer UNAVAILABLE. */
+    h->database_ok = tb_db_ok(self->db) && (!self->pool || tb_pool_db_ok(self->pool));
     h->uptime_s = (tb_mono_us() - self->started_us) / 1000000;
     h->version = tb_arena_strdup(call->arena, TB_VERSION);
     for (size_t i = 0; i < self->nconsumers; i++) {
@@ -613,6 +627,15 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
     size_t len = 0;
     int frames = 0;
     const uint8_t *body = tb_msg_body(msg, &len, &frames);
+    bool keyed = self->auth != NULL;
+    /* Under CURVE the sender's role is known before a byte of the frame is
+       decoded: name it in the api.call line of a frame that never decodes.
+       tb_call_prepare replaces it with the actor the call acts as. */
+    if (keyed && *tb_msg_user_id(msg)) {
+        const char *role = tb_arena_strdup(call->arena, tb_msg_user_id(msg));
+        if (role)
+            call->actor = role;
+    }
     if (!tb_msg_delimited(msg))
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "missing the empty delimiter frame before the ApiRequest "
@@ -621,7 +644,6 @@ static int s_decode(tb_service_t *self, tb_msg_t *msg, tb_call_t *call)
         return tb_call_error(call, TECHBRIDGE__CODE__INVALID_ARGUMENT,
                              "expected one non-empty ApiRequest frame, got %d frame(s)",
                              frames);
-    bool keyed = self->auth != NULL;
     return tb_call_prepare(call, body, len, self->max_frame,
                            keyed ? tb_msg_user_id(msg) : NULL, keyed);
 }
@@ -720,6 +742,16 @@ static void s_slot_done(tb_service_t *self, s_slot_t *slot)
     free(slot);
 }
 
+/*  The next request of the API router, or NULL; tells the guard that what
+    libzmq read from its connection is now the service's. */
+static tb_msg_t *s_api_recv(tb_service_t *self)
+{
+    tb_msg_t *msg = tb_msg_recv(self->api);
+    if (msg)
+        tb_guard_took(self->guard, tb_msg_fd(msg));
+    return msg;
+}
+
 /*  Takes what the router holds while the queue has room: the runtime answers
     at once what it answers itself, the rest waits for a worker. Returns the
     number of messages taken. */
@@ -727,7 +759,7 @@ static int s_api_take(tb_service_t *self)
 {
     int taken = 0;
     while (self->nqueue < S_QUEUE_MAX && !s_stop) {
-        tb_msg_t *msg = tb_msg_recv(self->api);
+        tb_msg_t *msg = s_api_recv(self);
         if (!msg)
             break;
         taken++;
@@ -848,7 +880,7 @@ static int s_api_readable(tb_service_t *self)
     }
     int n = 0;
     while (n < S_API_BATCH && !s_stop) {
-        tb_msg_t *msg = tb_msg_recv(self->api);
+        tb_msg_t *msg = s_api_recv(self);
         if (!msg)
             break;
         s_serve(self, msg);
@@ -932,6 +964,7 @@ typedef enum {
     S_PIPE,
     S_DB,
     S_ZAP,
+    S_GUARD,
     S_API,
     S_WORKER,
     S_FEED,
@@ -993,7 +1026,8 @@ int tb_service_run(tb_service_t *self)
             TB_I("max_frame", (int64_t)self->max_frame),
             TB_I("stats_interval_s", self->stats_interval_s));
 
-    size_t cap = 4 + TB_POOL_MAX + self->nfeeds + self->nconsumers + self->nsockets;
+    /* pipe, database, ZAP, guard, API; workers, feeds, consumers, sockets */
+    size_t cap = 5 + TB_POOL_MAX + self->nfeeds + self->nconsumers + self->nsockets;
     zmq_pollitem_t *items = calloc(cap, sizeof *items);
     s_tag_t *tags = calloc(cap, sizeof *tags);
     bool *ready = calloc(cap, sizeof *ready); /* by tag: feeds, consumers, sockets */
@@ -1030,6 +1064,8 @@ int tb_service_run(tb_service_t *self)
         /* Handshakes wait for the ZAP handler, database or not. */
         if (self->auth)
             s_poll_add(items, tags, &n, tb_auth_zap_socket(self->auth), -1, S_ZAP, 0);
+        if (self->guard)
+            s_poll_add(items, tags, &n, tb_guard_socket(self->guard), -1, S_GUARD, 0);
         if (self->api && self->nqueue < S_QUEUE_MAX)
             s_poll_add(items, tags, &n, self->api, -1, S_API, 0);
         for (size_t w = 0; self->pool && w < tb_pool_size(self->pool); w++)
@@ -1052,6 +1088,8 @@ int tb_service_run(tb_service_t *self)
             timeout = s_min_timeout(timeout, tb_db_next_attempt_ms(self->db));
         if (self->stats_interval_s > 0)
             timeout = s_min_timeout(timeout, s_until_ms(next_stats, now));
+        if (tb_guard_watching(self->guard))
+            timeout = s_min_timeout(timeout, TB_GUARD_PERIOD_MS);
         if (live) {
             if (self->nfeeds > 0)
                 timeout = s_min_timeout(
@@ -1085,6 +1123,7 @@ int tb_service_run(tb_service_t *self)
                 s_pipe_drain();
                 break;
             case S_DB:
+            case S_GUARD:
                 break; /* drained below, every turn */
             case S_ZAP:
                 tb_auth_on_readable(self->auth);
@@ -1108,6 +1147,7 @@ int tb_service_run(tb_service_t *self)
         }
         if (s_stop)
             break;
+        tb_guard_check(self->guard);
         if (s_reload && self->auth) {
             s_reload = 0;
             tb_auth_reload(self->auth);

@@ -19,10 +19,11 @@ struct tb_msg_t {
     bool delimited; /* false: [id][body] from a DEALER that left out the "" frame */
     int body_frames;
     char *user_id;
+    int fd;       /* the connection libzmq read it from ("__fd"), -1: unknown */
     void *router; /* where the request came from: the reply goes back there */
 };
 
-int tb_wire_socket_setup(void *socket, size_t max_frame)
+int tb_wire_socket_setup_mech(void *socket, size_t max_frame, bool curve)
 {
     int linger = 0;
     if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0)
@@ -31,11 +32,18 @@ int tb_wire_socket_setup(void *socket, size_t max_frame)
         /* A hard ceiling well above max_frame: a frame a bit too large still
            arrives and gets an error reply; only absurd ones cut the peer. */
         int64_t ceiling =
-            max_frame > (size_t)(INT64_MAX / 4) ? INT64_MAX : (int64_t)max_frame * 4;
+            max_frame > (size_t)(INT64_MAX / 8) ? INT64_MAX / 2 : (int64_t)max_frame * 4;
+        if (curve)
+            ceiling += TB_WIRE_CURVE_OVERHEAD;
         if (zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0)
             return -1;
     }
     return 0;
+}
+
+int tb_wire_socket_setup(void *socket, size_t max_frame)
+{
+    return tb_wire_socket_setup_mech(socket, max_frame, false);
 }
 
 static bool s_more(void *socket)
@@ -90,6 +98,8 @@ static tb_msg_t *s_malformed(tb_msg_t **self_p, void *router, const char *reason
 
 static tb_msg_t *s_user_id(tb_msg_t *self, zmq_msg_t *meta)
 {
+    const char *fd = zmq_msg_gets(meta, "__fd");
+    self->fd = fd ? atoi(fd) : -1;
     const char *user_id = zmq_msg_gets(meta, "User-Id");
     self->user_id = strdup(user_id ? user_id : "");
     if (!self->user_id) {
@@ -200,6 +210,11 @@ bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b)
     zmq_msg_t *y = (zmq_msg_t *)&b->envelope[0];
     size_t n = zmq_msg_size(x);
     return n == zmq_msg_size(y) && memcmp(zmq_msg_data(x), zmq_msg_data(y), n) == 0;
+}
+
+int tb_msg_fd(const tb_msg_t *self)
+{
+    return self ? self->fd : -1;
 }
 
 const char *tb_msg_user_id(const tb_msg_t *self)
@@ -347,10 +362,14 @@ ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
         errno = EILSEQ;
         return NULL;
     }
+    bool refused = tb_arena_refused(arena);
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, tb_arena_allocator(arena),
                                                       len, data ? data : empty);
+    /* protobuf-c says only "failed": when it failed because the arena's cap
+       refused it memory, say so, or a well-formed frame with many small
+       repeated items would be called undecodable. */
     if (!msg)
-        errno = EPROTO;
+        errno = !refused && tb_arena_refused(arena) ? ENOMEM : EPROTO;
     return msg;
 }
 

@@ -20,6 +20,17 @@ typedef struct tb_msg_t tb_msg_t;
     Returns 0 or -1. */
 int tb_wire_socket_setup(void *socket, size_t max_frame);
 
+/*  What CURVE adds to each frame on the wire: the MESSAGE command's name (8),
+    its short nonce (8), the flags byte and the MAC (16). libzmq checks
+    MAXMSGSIZE on the frame as it travels, so under CURVE the ceiling must grow
+    by this much for the documented boundary (4 x max_frame of the peer's own
+    bytes) to hold. */
+#define TB_WIRE_CURVE_OVERHEAD 33
+
+/*  tb_wire_socket_setup for a socket that runs CURVE (`curve`) or not: the
+    same ceiling on the peer's own bytes. Returns 0 or -1. */
+int tb_wire_socket_setup_mech(void *socket, size_t max_frame, bool curve);
+
 /*  Receives one request from a ROUTER socket (non-blocking). Returns NULL when
     nothing is waiting (EAGAIN, EINTR) or on a malformed envelope (logged,
     dropped: there is nobody to answer). */
@@ -34,6 +45,10 @@ const uint8_t *tb_msg_body(const tb_msg_t *self, size_t *len, int *frames);
 bool tb_msg_delimited(const tb_msg_t *self);
 /*  Whether two requests came from the same peer (the same routing id). */
 bool tb_msg_same_peer(const tb_msg_t *a, const tb_msg_t *b);
+/*  The descriptor of the connection libzmq read the request from (its "__fd"
+    property), -1 when unknown; a peer can name properties of its own, so it
+    is a hint to match against descriptors known otherwise (tb_guard). */
+int tb_msg_fd(const tb_msg_t *self);
 /*  The ZAP User-Id of the sender ("" when running open). */
 const char *tb_msg_user_id(const tb_msg_t *self);
 
@@ -44,7 +59,8 @@ int tb_msg_reply(tb_msg_t *self, const ProtobufCMessage *reply);
 uint8_t *tb_wire_pack(tb_arena_t *arena, const ProtobufCMessage *msg, size_t *len);
 
 /*  Unpacks `len` bytes as a `desc` message into the arena; NULL when the bytes
-    are over max_len, not a valid message, or past the arena's cap. */
+    are over max_len (errno EMSGSIZE), hold a NUL in a string (EILSEQ), are not
+    a valid message (EPROTO), or need more than the arena's cap (ENOMEM). */
 ProtobufCMessage *tb_wire_unpack(tb_arena_t *arena,
                                  const ProtobufCMessageDescriptor *desc,
                                  const uint8_t *data, size_t len, size_t max_len);

@@ -155,6 +155,8 @@ int intake_edit(intake_core_t *self, tb_call_t *call)
     int64_t current = req->version;
     if (s_edit_merge(self, call, e, req, now) != 0)
         return -1;
+    Techbridge__Status from = req->status;
+    req->status = tb_fsm_after_edit(from, call->is_operator);
     req->version = current + 1;
     req->updated_at = now;
     intake_text_t text;
@@ -167,12 +169,15 @@ int intake_edit(intake_core_t *self, tb_call_t *call)
         return intake_db_fail(call, db, "update request");
     if (rc > 0)
         return s_lost_race(call, db, e->version);
-    if (s_record_commit(call, db, req, TECHBRIDGE__ACTION__EDIT, req->status,
-                        TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED, now, "",
+    bool review = req->status != from;
+    if (s_record_commit(call, db, req, TECHBRIDGE__ACTION__EDIT, from,
+                        TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED, now,
+                        review ? "edited by the organisation: back to review" : "",
                         "edit") != 0)
         return -1;
     tb_info("request.edited", call->cid, TB_S("id", req->id),
-            TB_I("version", req->version), TB_I("fields", e->n_fields));
+            TB_I("version", req->version), TB_I("fields", e->n_fields),
+            TB_S("status", tb_status_name(req->status)));
     return intake_reply_request(call, req, "", false);
 }
 

@@ -104,7 +104,8 @@ static const s_stmt_t s_stmts[] = {
      "UPDATE intake_requests SET sector = $3, title = $4, summary = $5, keywords = $6,"
      "   version = version + 1, updated_at = " TS(7) ", expires_at = " TS(8) ","
      "   body = $9::bytea, language = $10, terms = $11::text[], analysed = $12::bigint,"
-     "   expiring_notified = expiring_notified AND expires_at = " TS(8)
+     "   expiring_notified = expiring_notified AND expires_at = " TS(8) ","
+     "   status = $13"
      " WHERE id = $1::uuid AND version = $2::bigint RETURNING version"},
     {"intake_update_status",
      "UPDATE intake_requests SET status = $3, version = version + 1,"
@@ -465,15 +466,25 @@ int intake_store_update_content(tb_db_t *db, tb_arena_t *arena,
     snprintf(expires, sizeof expires, "%" PRId64, req->expires_at);
     char analysed[24];
     snprintf(analysed, sizeof analysed, "%" PRId64, text->analysed);
-    const char *p[12] = {
-        req->id, version, req->sector,        req->title,    req->summary, keywords,
-        updated, expires, (const char *)body, req->language, text->terms,  analysed};
-    int lengths[12] = {0};
-    int formats[12] = {0};
+    const char *p[13] = {req->id,
+                         version,
+                         req->sector,
+                         req->title,
+                         req->summary,
+                         keywords,
+                         updated,
+                         expires,
+                         (const char *)body,
+                         req->language,
+                         text->terms,
+                         analysed,
+                         intake_status_text(req->status)};
+    int lengths[13] = {0};
+    int formats[13] = {0};
     lengths[8] = (int)body_len;
     formats[8] = 1;
     return s_updated(
-        tb_db_exec_bin(db, "intake_update_content", 12, p, lengths, formats));
+        tb_db_exec_bin(db, "intake_update_content", 13, p, lengths, formats));
 }
 
 int intake_store_update_status(tb_db_t *db, const Techbridge__Request *req,

@@ -419,7 +419,10 @@ int matching_core_apply(tb_db_t *db, const Techbridge__Event *event, void *core)
             rc = s_rematch(self, db, arena, row, cid);
     } else if (r->status == TECHBRIDGE__STATUS__WITHDRAWN ||
                r->status == TECHBRIDGE__STATUS__REJECTED ||
-               r->status == TECHBRIDGE__STATUS__EXPIRED) {
+               r->status == TECHBRIDGE__STATUS__EXPIRED ||
+               r->status == TECHBRIDGE__STATUS__SUBMITTED) {
+        /*  SUBMITTED: an organisation's edit sent it back to review; its
+            proposals wait for the operator to publish it again. */
         rc = s_retire_open(db, arena, r->id, cid);
     }
     tb_arena_destroy(&arena);
@@ -450,6 +453,21 @@ static bool s_may_see_match(const tb_call_t *call, const Techbridge__Match *m)
            tb_call_may_act_for(call, m->need->org->id);
 }
 
+/*  SPEC section 4 makes the accepted match the introduction, with both
+    contacts: until an operator accepts it, an organisation sees the other
+    party's request without its contact (name, e-mail, phone). Operators see
+    everything; each party always sees its own. */
+static void s_hide_contacts(const tb_call_t *call, Techbridge__Match *m)
+{
+    if (call->is_operator || m->status == TECHBRIDGE__MATCH_STATUS__ACCEPTED ||
+        m->status == TECHBRIDGE__MATCH_STATUS__CLOSED)
+        return;
+    Techbridge__Party *sides[] = {m->offer, m->need};
+    for (size_t i = 0; i < 2; i++)
+        if (sides[i] && sides[i]->org && !tb_call_may_act_for(call, sides[i]->org->id))
+            sides[i]->contact = NULL;
+}
+
 static int s_list(matching_core_t *self, tb_call_t *call)
 {
     const Techbridge__ListMatches *q = call->req->list_matches;
@@ -477,10 +495,12 @@ static int s_list(matching_core_t *self, tb_call_t *call)
                                   &list->matches, &list->n_matches) < 0)
         return tb_call_db_error(call, self->db, "list matches");
     tb_lexicon_refresh(self->lexicon, self->db, false);
-    for (size_t i = 0; i < list->n_matches; i++)
+    for (size_t i = 0; i < list->n_matches; i++) {
+        s_hide_contacts(call, list->matches[i]);
         if (s_label(self, call->arena, list->matches[i], lang) != 0)
             return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,
                                  "reply too large");
+    }
     call->reply->result_case = TECHBRIDGE__API_REPLY__RESULT_MATCHES;
     call->reply->matches = list;
     return 0;
@@ -502,6 +522,7 @@ static int s_get(matching_core_t *self, tb_call_t *call)
         return tb_call_db_error(call, self->db, "get match");
     if (!found || !s_may_see_match(call, m))
         return tb_call_error(call, TECHBRIDGE__CODE__NOT_FOUND, "no match %s", id);
+    s_hide_contacts(call, m);
     tb_lexicon_refresh(self->lexicon, self->db, false);
     if (s_label(self, call->arena, m, lang) != 0)
         return tb_call_error(call, TECHBRIDGE__CODE__RESOURCE_EXHAUSTED,

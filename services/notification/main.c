@@ -29,16 +29,27 @@ static const tb_option_t s_options[] = {
 
 /*  tb_service_bind_socket binds at once, and libzmq copies a socket's options
     (the high-water marks among them) into its listener at bind time. So the XPUB
-    is bound again after its send HWM is set; the runtime's CURVE options stay on
-    the socket. Returns 0, or -1 (the XPUB then keeps the default HWM of 1000). */
+    is bound again after its send HWM and its frame ceiling are set; the
+    runtime's CURVE options stay on the socket. The ceiling: a subscriber only
+    ever sends subscriptions, and none longer than NOTIFICATION_SUBSCRIPTION_MAX
+    can name a topic; a longer frame cuts the connection in libzmq, before it
+    costs memory in its table of the peer's subscriptions. Returns 0, or -1. */
 static int s_rebind_with_hwm(void *xpub, const char *endpoint, int hwm)
 {
+    int64_t ceiling = NOTIFICATION_SUBSCRIPTION_MAX;
+    /* A subscriber's messages waiting in libzmq: few, so that libzmq takes in
+       a flood of subscriptions no faster than the service reads them, and the
+       service cuts the connection before libzmq's table of them grows large
+       (notification_core_on_subscription). */
+    int rcvhwm = NOTIFICATION_SUBSCRIPTION_QUEUE;
     char bound[256];
     size_t size = sizeof bound;
     if (zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, bound, &size) != 0 ||
         zmq_unbind(xpub, bound) != 0)
         return -1;
-    if (zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0)
+    if (zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(xpub, ZMQ_MAXMSGSIZE, &ceiling, sizeof ceiling) != 0 ||
+        zmq_setsockopt(xpub, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0)
         return -1;
     /* The I/O thread closes the old listener asynchronously: retry a little. */
     for (int attempt = 0; attempt < 200; attempt++) {

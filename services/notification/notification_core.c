@@ -1,8 +1,12 @@
 /*  notification_core: events -> stored notifications -> API and XPUB. */
 #include "notification_core.h"
 
+#include <arpa/inet.h>
+#include <malloc.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -11,6 +15,7 @@
 #include "tb_auth.h"
 #include "tb_feed.h"
 #include "tb_log.h"
+#include "tb_loglimit.h"
 #include "tb_util.h"
 #include "tb_valid.h"
 #include "tb_wire.h"
@@ -21,6 +26,20 @@
     starve the loop. */
 #define S_SUBSCRIPTIONS_PER_CALL 256
 #define S_TOPIC_LOG_MAX          128
+/*  pub.subscribe_denied lines: S_DENY_LINES a minute per subscriber role, and
+    S_DENY_TOTAL in all, with a count of the ones held back; a peer can send
+    thousands of refused subscriptions a second. */
+#define S_DENY_ROLES  64
+#define S_DENY_LINES  3
+#define S_DENY_TOTAL  60
+#define S_DENY_LOG_US (60LL * 1000 * 1000)
+/*  Subscriptions one connection may hold. libzmq keeps every subscription a
+    peer sends (admitted or refused) in a table of its own until the peer
+    unsubscribes or leaves, about 32 bytes a topic byte: past this many the
+    connection is cut. A subscriber needs one topic; the gateway one per
+    organisation it follows. */
+#define S_PEER_SUBSCRIPTIONS_MAX 1000
+#define S_PEER_SLOTS             4096
 
 /*  A notification stored by a transaction not known to be committed yet. */
 typedef struct {
@@ -40,6 +59,16 @@ struct notification_stream_t {
     size_t count, cap;
 };
 
+/*  A subscriber's connection, known by the socket libzmq reads it from (the
+    "__fd" property of its messages) and the peer's address and port (so that
+    a descriptor reused by a new connection starts afresh). */
+typedef struct {
+    int fd;
+    char peer[64];
+    int held; /* subscriptions minus unsubscriptions */
+    bool cut;
+} s_peer_t;
+
 struct notification_core_t {
     tb_db_t *db;
     size_t reply_budget;
@@ -48,6 +77,10 @@ struct notification_core_t {
     notification_text_t *text;
     tb_lang_t operators_lang;
     notification_stream_t requests, matches;
+    tb_loglimit_t *deny_log; /* pub.subscribe_denied lines per role */
+    s_peer_t *peers;         /* by descriptor, S_PEER_SLOTS */
+    int pub_port;            /* the XPUB's TCP port; 0: unknown (no cutting) */
+    bool gone;               /* a subscriber left: libzmq freed its table */
 };
 
 /* ---- names ---- */
@@ -461,6 +494,13 @@ notification_core_t *notification_core_new(tb_db_t *db, size_t reply_budget, boo
     self->matches.core = self;
     self->matches.name = TB_STREAM_MATCHES;
     self->operators_lang = TB_LANG_EN;
+    self->deny_log =
+        tb_loglimit_new(S_DENY_ROLES, S_DENY_LINES, S_DENY_TOTAL, S_DENY_LOG_US);
+    self->peers = calloc(S_PEER_SLOTS, sizeof *self->peers);
+    if (!self->deny_log || !self->peers) {
+        notification_core_destroy(&self);
+        return NULL;
+    }
     /* The templates are data: whatever is wrong with them stops the service
        here, not at the first notification that needs the broken one. */
     char err[512];
@@ -490,6 +530,8 @@ void notification_core_destroy(notification_core_t **self_p)
     s_stream_clear(&self->requests);
     s_stream_clear(&self->matches);
     notification_text_destroy(&self->text);
+    tb_loglimit_destroy(&self->deny_log);
+    free(self->peers);
     free(self);
     *self_p = NULL;
 }
@@ -502,6 +544,11 @@ void notification_core_set_operators_lang(notification_core_t *self, tb_lang_t l
 int notification_core_set_pub(notification_core_t *self, void *xpub)
 {
     self->xpub = xpub;
+    char endpoint[256];
+    size_t size = sizeof endpoint;
+    if (xpub && zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, endpoint, &size) == 0 &&
+        strncmp(endpoint, "tcp://", 6) == 0 && strrchr(endpoint, ':'))
+        self->pub_port = atoi(strrchr(endpoint, ':') + 1);
     if (xpub && self->keyed) {
         /* Subscriptions take effect only when on_subscription admits them. */
         int on = 1;
@@ -754,6 +801,95 @@ int notification_core_api(tb_call_t *call, void *arg)
 
 /* ---- the XPUB ---- */
 
+/*  The connection a subscription message came from, or NULL. The descriptor
+    is libzmq's "__fd" property; a peer can name properties of its own in the
+    handshake, so it is believed only when it is a TCP connection accepted on
+    our XPUB's port. */
+static s_peer_t *s_peer_of(notification_core_t *core, zmq_msg_t *msg)
+{
+    const char *text = zmq_msg_gets(msg, "__fd");
+    int fd = text ? atoi(text) : -1;
+    if (fd < 0 || core->pub_port <= 0)
+        return NULL;
+    struct sockaddr_storage local, remote;
+    socklen_t llen = sizeof local, rlen = sizeof remote;
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+        getpeername(fd, (struct sockaddr *)&remote, &rlen) != 0)
+        return NULL;
+    int port = -1, peer_port = -1;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (local.ss_family == AF_INET && remote.ss_family == AF_INET) {
+        port = ntohs(((struct sockaddr_in *)&local)->sin_port);
+        peer_port = ntohs(((struct sockaddr_in *)&remote)->sin_port);
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&remote)->sin_addr, host, sizeof host);
+    } else if (local.ss_family == AF_INET6 && remote.ss_family == AF_INET6) {
+        port = ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+        peer_port = ntohs(((struct sockaddr_in6 *)&remote)->sin6_port);
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&remote)->sin6_addr, host,
+                  sizeof host);
+    }
+    if (port != core->pub_port)
+        return NULL;
+    char peer[64];
+    snprintf(peer, sizeof peer, "%s:%d", host, peer_port);
+    s_peer_t *p = &core->peers[fd % S_PEER_SLOTS];
+    if (p->fd != fd || strcmp(p->peer, peer) != 0) {
+        memset(p, 0, sizeof *p);
+        p->fd = fd;
+        snprintf(p->peer, sizeof p->peer, "%s", peer);
+    }
+    return p;
+}
+
+/*  Counts a subscription of the peer's connection and cuts the connection
+    once it holds more than S_PEER_SUBSCRIPTIONS_MAX: libzmq then drops the
+    connection and every subscription it kept for it. Returns true when the
+    connection is (now) cut: its remaining messages are not acted on. */
+static bool s_peer_subscribes(notification_core_t *core, s_peer_t *p, const char *uid)
+{
+    if (!p)
+        return false;
+    if (p->cut)
+        return true;
+    if (++p->held <= S_PEER_SUBSCRIPTIONS_MAX)
+        return false;
+    p->cut = true;
+    shutdown(p->fd, SHUT_RDWR);
+    /* Its own key in the limiter: the refusals may have used the role's lines. */
+    char key[128];
+    snprintf(key, sizeof key, "cut %s", uid);
+    uint64_t held = 0;
+    if (tb_loglimit_allow(core->deny_log, key, tb_mono_us(), &held))
+        tb_warn("pub.subscriber_cut", NULL, TB_S("user", uid), TB_S("peer", p->peer),
+                TB_I("subscriptions", p->held), TB_I("limit", S_PEER_SUBSCRIPTIONS_MAX),
+                TB_I("suppressed", (int64_t)held));
+    return true;
+}
+
+/*  An unsubscription is never a denial: it can only take away. With
+    ZMQ_XPUB_MANUAL libzmq reports, when a subscriber disconnects, every topic
+    it ever asked for (admitted or not) as an unsubscription without a
+    User-Id, and has already dropped the peer's subscriptions itself: those are
+    noted at debug level only, so a disconnect neither looks like an attack
+    nor writes a line per topic. */
+static void s_unsubscribe(notification_core_t *core, void *socket, const char *uid,
+                          const void *topic, size_t len, const char *shown)
+{
+    if (core->keyed && !*uid) {
+        tb_debug("pub.unsubscribe", NULL, TB_S("topic", shown),
+                 TB_S("reason", "subscriber gone"));
+        core->gone = true;
+        return;
+    }
+    if (core->keyed)
+        zmq_setsockopt(socket, ZMQ_UNSUBSCRIBE, topic, len);
+    /* A topic the role may have is worth an info line; one it was refused
+       (the peer unsubscribing what it never got) only a debug one. */
+    bool own = notification_may_subscribe(core->keyed, uid, topic, len);
+    tb_log(own ? TB_LOG_INFO : TB_LOG_DEBUG, "pub.unsubscribe", NULL,
+           TB_S("topic", shown), TB_S("user", uid));
+}
+
 void notification_core_on_subscription(tb_service_t *service, void *socket, void *arg)
 {
     (void)service;
@@ -769,7 +905,11 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
         size_t size = zmq_msg_size(&msg);
         if (size < 1 || (data[0] != 0 && data[0] != 1) || zmq_msg_more(&msg)) {
             /* Not a subscription: subscribers have nothing else to say. */
-            tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t)size));
+            const char *who = zmq_msg_gets(&msg, "User-Id");
+            uint64_t held = 0;
+            if (tb_loglimit_allow(core->deny_log, who ? who : "", tb_mono_us(), &held))
+                tb_warn("pub.unexpected_frame", NULL, TB_I("bytes", (int64_t)size),
+                        TB_S("user", who ? who : ""), TB_I("suppressed", (int64_t)held));
             zmq_msg_close(&msg);
             continue;
         }
@@ -779,21 +919,38 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
         const char *uid = zmq_msg_gets(&msg, "User-Id");
         if (!uid)
             uid = "";
-        bool admitted = notification_may_subscribe(core->keyed, uid, topic, len);
-        if (core->keyed && admitted &&
-            zmq_setsockopt(socket, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic,
-                           len) != 0)
-            admitted = false;
         char shown[S_TOPIC_LOG_MAX + 1];
         size_t n = len < S_TOPIC_LOG_MAX ? len : S_TOPIC_LOG_MAX;
         memcpy(shown, topic, n);
         shown[n] = '\0';
+        s_peer_t *peer = s_peer_of(core, &msg);
+        if (!subscribe) {
+            if (peer && peer->held > 0)
+                peer->held--;
+            s_unsubscribe(core, socket, uid, topic, len, shown);
+            zmq_msg_close(&msg);
+            continue;
+        }
+        if (core->keyed && s_peer_subscribes(core, peer, uid)) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        bool admitted = notification_may_subscribe(core->keyed, uid, topic, len);
+        if (core->keyed && admitted &&
+            zmq_setsockopt(socket, ZMQ_SUBSCRIBE, topic, len) != 0)
+            admitted = false;
+        uint64_t held = 0;
         if (admitted)
-            tb_info(subscribe ? "pub.subscribe" : "pub.unsubscribe", NULL,
-                    TB_S("topic", shown), TB_S("user", uid));
-        else
-            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown),
-                    TB_S("user", uid));
+            tb_info("pub.subscribe", NULL, TB_S("topic", shown), TB_S("user", uid));
+        else if (tb_loglimit_allow(core->deny_log, uid, tb_mono_us(), &held))
+            tb_warn("pub.subscribe_denied", NULL, TB_S("topic", shown), TB_S("user", uid),
+                    TB_I("suppressed", (int64_t)held));
         zmq_msg_close(&msg);
+    }
+    /* libzmq frees a departed subscriber's subscriptions in small pieces;
+       give the pages back, or a flood's peak would stay the service's size. */
+    if (core->gone) {
+        core->gone = false;
+        malloc_trim(0);
     }
 }

@@ -25,6 +25,15 @@
 
 /*  The recipient of operator notifications. */
 #define NOTIFICATION_OPERATORS "operators"
+/*  The largest frame the XPUB reads (libzmq's ceiling, ZMQ_MAXMSGSIZE). The
+    longest topic that can match is an id of 64 characters and "/" (66 bytes
+    with the flag byte); but the ceiling also applies to the CURVE handshake's
+    commands (INITIATE: about 300 bytes with its metadata), and under CURVE to
+    each frame with 33 bytes more. 512 passes those and keeps a peer from
+    handing libzmq's subscription table frames of up to 4 x max-frame. */
+#define NOTIFICATION_SUBSCRIPTION_MAX 512
+/*  Subscription messages libzmq queues per subscriber (the XPUB's RCVHWM). */
+#define NOTIFICATION_SUBSCRIPTION_QUEUE 64
 /*  ListNotifications limits. */
 #define NOTIFICATION_LIST_DEFAULT 100
 #define NOTIFICATION_LIST_MAX     1000

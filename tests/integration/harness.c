@@ -800,21 +800,43 @@ int tb_test_keypair(const char *dir, const char *name, char path[512],
     return 0;
 }
 
-bool tb_test_log_has(const tb_test_proc_t *self, const char *a, const char *b)
+int tb_test_log_count(const tb_test_proc_t *self, const char *a, const char *b)
 {
     char *text = tb_test_read_file(self->log);
     if (!text)
-        return false;
-    bool found = false;
-    for (char *line = text; line && *line && !found;) {
+        return 0;
+    int count = 0;
+    for (char *line = text; line && *line;) {
         char *end = strchr(line, '\n');
         if (end)
             *end = '\0';
-        found = strstr(line, a) && (!b || strstr(line, b));
+        if (strstr(line, a) && (!b || strstr(line, b)))
+            count++;
         line = end ? end + 1 : NULL;
     }
     free(text);
-    return found;
+    return count;
+}
+
+bool tb_test_log_has(const tb_test_proc_t *self, const char *a, const char *b)
+{
+    return tb_test_log_count(self, a, b) > 0;
+}
+
+int tb_test_proc_memory(const tb_test_proc_t *self, int64_t *rss_kib, int64_t *peak_kib)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)self->pid);
+    char *text = tb_test_read_file(path);
+    if (!text)
+        return -1;
+    const char *rss = strstr(text, "VmRSS:"), *hwm = strstr(text, "VmHWM:");
+    if (rss_kib)
+        *rss_kib = rss ? strtoll(rss + 6, NULL, 10) : -1;
+    if (peak_kib)
+        *peak_kib = hwm ? strtoll(hwm + 6, NULL, 10) : -1;
+    free(text);
+    return rss && hwm ? 0 : -1;
 }
 
 typedef struct {

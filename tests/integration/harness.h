@@ -144,6 +144,11 @@ Techbridge__ApiReply *tb_test_call_keyed(tb_arena_t *arena, const char *endpoint
                                          const char *server_public_z85);
 /*  True when one line of the process's log holds `a` and (when not NULL) `b`. */
 bool tb_test_log_has(const tb_test_proc_t *self, const char *a, const char *b);
+/*  How many lines of the process's log hold `a` and (when not NULL) `b`. */
+int tb_test_log_count(const tb_test_proc_t *self, const char *a, const char *b);
+/*  The process's resident memory now and at its peak (VmRSS, VmHWM), in KiB.
+    Returns 0 or -1. */
+int tb_test_proc_memory(const tb_test_proc_t *self, int64_t *rss_kib, int64_t *peak_kib);
 /*  Waits up to `deadline_ms` for tb_test_log_has. */
 bool tb_test_log_wait(const tb_test_proc_t *self, const char *a, const char *b,
                       int deadline_ms);

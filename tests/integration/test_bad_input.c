@@ -338,6 +338,21 @@ Test(bad_input, b03_oversized_frame)
     cr_assert_eq(bi_rows(), 0);
 }
 
+/*  The documented boundary: a frame of exactly 4 x max-frame is answered
+    RESOURCE_EXHAUSTED, one byte more cuts the connection. */
+static void bi_expect_four_times_boundary(const char *what)
+{
+    size_t edge = 4 * 256 * KIB;
+    uint8_t *huge = tb_arena_alloc(g_arena, edge + 1);
+    cr_assert_not_null(huge);
+    memset(huge, 'x', edge + 1);
+    Techbridge__ApiReply *r = bi_raw(huge, edge, CALL_TIMEOUT_MS);
+    cr_assert_not_null(r, "%s: a frame of exactly 4 x max-frame was dropped", what);
+    bi_expect(r, RESOURCE_EXHAUSTED, "exceeds the limit of 262144");
+    cr_assert_null(bi_raw(huge, edge + 1, BI_DENY_MS),
+                   "%s: a frame of 4 x max-frame + 1 was answered", what);
+}
+
 Test(bad_input, b04_absurd_frame_cuts_the_connection)
 {
     fx_start_intake(NULL);
@@ -347,6 +362,7 @@ Test(bad_input, b04_absurd_frame_cuts_the_connection)
     memset(huge, 'x', big);
     cr_assert_null(bi_raw(huge, big, BI_DENY_MS),
                    "a 2 MiB frame was answered: the transport ceiling is gone");
+    bi_expect_four_times_boundary("open");
     bi_intake_alive("absurd frame");
     cr_assert_eq(bi_rows(), 0);
 }
@@ -1052,4 +1068,65 @@ Test(bad_input, b25_wrong_server_key)
     /* the same client with the right server key is served */
     cr_assert_not_null(bi_health_keyed(g_op.path, g_svc.pub));
     bi_intake_alive("wrong server key");
+}
+
+/*  Issue 16, item 8: the api.call line of a frame that never decodes names
+    the key's role (CURVE tells it before a byte is decoded). */
+Test(bad_input, b29_keyed_undecodable_frame_names_the_role)
+{
+    bi_start_intake_keyed();
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x00, 0x99};
+    bi_expect(bi_raw(garbage, sizeof garbage, CALL_TIMEOUT_MS), INVALID_ARGUMENT,
+              "not a valid ApiRequest");
+    cr_assert(tb_test_log_wait(g_intake, "\"kind\":\"invalid\"", "\"actor\":\"operator\"",
+                               5000),
+              "the api.call line of an undecodable frame does not name the key's role");
+    bi_expect(bi_raw("", 0, CALL_TIMEOUT_MS), INVALID_ARGUMENT,
+              "expected one non-empty ApiRequest frame");
+    cr_assert_eq(tb_test_log_count(g_intake, "\"kind\":\"invalid\"", "\"actor\":\"\""), 0,
+                 "an api.call line under CURVE with no actor");
+    bi_intake_alive("keyed undecodable frame");
+}
+
+/*  Issue 16, item 8: under CURVE the frame boundary is where the docs say: CURVE
+    adds 33 bytes to each frame on the wire, and libzmq's ceiling counts them. */
+Test(bad_input, b30_keyed_frame_boundary_is_four_times_max_frame)
+{
+    bi_start_intake_keyed();
+    bi_expect_four_times_boundary("CURVE");
+    bi_intake_alive("keyed boundaries");
+    cr_assert_eq(bi_rows(), 0);
+}
+
+/*  Issue 16, item 6: a frame under --max-frame whose decoding outgrows the
+    per-call memory (many empty repeated items: 2 bytes each on the wire, far
+    more decoded) is answered with the limit it hit, not as undecodable; a
+    smaller one decodes and gets the field's violation. */
+Test(bad_input, b31_many_small_repeated_items)
+{
+    fx_start_intake(NULL);
+    static const size_t counts[] = {60000, 90000, 120000};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        Techbridge__Request *req = fx_load("offer_cn.json", NULL);
+        req->n_keywords = counts[i];
+        req->keywords = tb_arena_alloc(g_arena, counts[i] * sizeof *req->keywords);
+        cr_assert_not_null(req->keywords);
+        for (size_t k = 0; k < counts[i]; k++)
+            req->keywords[k] = (char *)"";
+        size_t len = 0;
+        uint8_t *packed = bi_pack_submit(req, NULL, &len);
+        cr_assert_lt(len, 256 * KIB, "the frame must be under the limit");
+        Techbridge__ApiReply *r = bi_raw(packed, len, CALL_TIMEOUT_MS);
+        cr_assert_not_null(r, "%zu keywords: no reply", counts[i]);
+        cr_assert(!r->error || !strstr(r->error->message, "not a valid ApiRequest"),
+                  "%zu empty keywords (%zu bytes) called undecodable", counts[i], len);
+        if (r->error && r->error->code == TECHBRIDGE__CODE__RESOURCE_EXHAUSTED)
+            bi_expect(r, RESOURCE_EXHAUSTED, "per-call memory limit of");
+        else
+            bi_expect_violation(r, "keywords", "keyword");
+        fprintf(stderr, "b31: %zu empty keywords (%zu bytes): %s\n", counts[i], len,
+                r->error->message);
+    }
+    bi_intake_alive("many small repeated items");
+    cr_assert_eq(bi_rows(), 0);
 }

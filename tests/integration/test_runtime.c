@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "api.pb-c.h"
+#include "intake_fixture.h"
 #include "tb_config.h"
 #include "tb_db.h"
 #include "tb_feed.h"
@@ -722,6 +723,58 @@ static void s_wait_applied(long want)
     cr_assert_eq(got, want, "each event applied once");
 }
 
+/*  One FeedFetch on a fresh REQ socket to the feed; the batch (free it) or NULL. */
+static Techbridge__FeedBatch *s_fetch(s_client_t *c, int64_t after)
+{
+    Techbridge__FeedFetch f = TECHBRIDGE__FEED_FETCH__INIT;
+    f.stream = (char *)TB_STREAM_REQUESTS;
+    f.consumer = (char *)"poison";
+    f.after = after;
+    f.max = 10;
+    f.correlation_id = (char *)"rt-fetch";
+    uint8_t buf[256];
+    size_t len = techbridge__feed_fetch__pack(&f, buf);
+    void *req = zmq_socket(c->ctx, ZMQ_REQ);
+    int zero = 0, ms = 5000;
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &ms, sizeof ms);
+    cr_assert_eq(zmq_connect(req, s_feed_endpoint), 0);
+    cr_assert_eq(zmq_send(req, buf, len, 0), (int)len);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    Techbridge__FeedBatch *batch = NULL;
+    if (zmq_msg_recv(&msg, req, 0) >= 0)
+        batch =
+            techbridge__feed_batch__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    zmq_msg_close(&msg);
+    zmq_close(req);
+    return batch;
+}
+
+/*  Polls Health until the consumer shows `cursor` with head `head`; fails
+    with what it last saw. */
+static void s_wait_position(s_client_t *c, int64_t cursor, int64_t head)
+{
+    int64_t deadline = s_now_ms() + 10000, seen_cursor = -1, seen_head = -1, lag = -1;
+    for (;;) {
+        Techbridge__ApiReply *r = s_health(c);
+        cr_assert_not_null(r);
+        cr_assert_eq(r->health->n_feeds, 1);
+        Techbridge__FeedLag *f = r->health->feeds[0];
+        seen_cursor = f->cursor;
+        seen_head = f->head;
+        lag = f->lag;
+        techbridge__api_reply__free_unpacked(r, NULL);
+        if (seen_cursor == cursor && seen_head == head && lag == head - cursor)
+            return;
+        cr_assert_lt(s_now_ms(), deadline,
+                     "health shows cursor %lld head %lld lag %lld, not %lld/%lld",
+                     (long long)seen_cursor, (long long)seen_head, (long long)lag,
+                     (long long)cursor, (long long)head);
+        usleep(20000);
+    }
+}
+
 Test(runtime, service_serves_and_follows_a_feed)
 {
     s_sql(s_conn, "CREATE TABLE rt_applied (seq bigint PRIMARY KEY, cid text)");
@@ -738,20 +791,7 @@ Test(runtime, service_serves_and_follows_a_feed)
                  5);
 
     /* Health shows the consumer's position (the head arrives with a batch). */
-    int64_t deadline = s_now_ms() + 10000;
-    for (;;) {
-        Techbridge__ApiReply *r = s_health(&c);
-        cr_assert_eq(r->health->n_feeds, 1);
-        Techbridge__FeedLag *f = r->health->feeds[0];
-        cr_assert_str_eq(f->consumer, "rt");
-        cr_assert_str_eq(f->stream, TB_STREAM_REQUESTS);
-        bool done = f->cursor == 5 && f->head == 5 && f->lag == 0;
-        techbridge__api_reply__free_unpacked(r, NULL);
-        if (done)
-            break;
-        cr_assert_lt(s_now_ms(), deadline, "health never showed cursor 5, lag 0");
-        usleep(20000);
-    }
+    s_wait_position(&c, 5, 5);
 
     /* A lost session on the consumer's side: events committed meanwhile still
        arrive, once. */
@@ -762,4 +802,102 @@ Test(runtime, service_serves_and_follows_a_feed)
     kill(pid, SIGTERM);
     cr_assert_eq(s_wait_exit(pid, 5000), 0);
     s_client_close(&c);
+}
+
+/*  Issue 16, item 5: a fetch after a position past the head (INT64_MAX) gets
+    an empty batch with the true head, and the head the consumers see stays
+    true: no lag of 9.2e18. */
+Test(runtime, a_fetch_past_the_head_does_not_move_it)
+{
+    s_sql(s_conn, "CREATE TABLE rt_applied (seq bigint PRIMARY KEY, cid text)");
+    pid_t pid = s_service_start_with(true);
+    s_client_t c;
+    s_client_open(&c);
+    s_wait_db(&c, true);
+    s_append(3, "cid-head-1");
+    s_wait_applied(3);
+    s_wait_position(&c, 3, 3);
+
+    Techbridge__FeedBatch *b = s_fetch(&c, INT64_MAX);
+    cr_assert_not_null(b, "the feed did not answer a fetch after INT64_MAX");
+    cr_assert_eq(b->n_events, 0);
+    cr_assert_eq(b->head, 3, "a fetch past the head was told head %lld",
+                 (long long)b->head);
+    techbridge__feed_batch__free_unpacked(b, NULL);
+    b = s_fetch(&c, 1000);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->head, 3, "head %lld after the fetch past it", (long long)b->head);
+    techbridge__feed_batch__free_unpacked(b, NULL);
+
+    /* The consumer's next batches carry the true head. */
+    s_append(1, "cid-head-2");
+    s_wait_applied(4);
+    s_wait_position(&c, 4, 4);
+    b = s_fetch(&c, 0);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->n_events, 4);
+    cr_assert_eq(b->head, 4);
+    techbridge__feed_batch__free_unpacked(b, NULL);
+
+    kill(pid, SIGTERM);
+    cr_assert_eq(s_wait_exit(pid, 5000), 0);
+    s_client_close(&c);
+}
+
+/*  database_ok of tb-intake's Health, or -1 when it did not answer. */
+static int s_intake_db_ok(void)
+{
+    Techbridge__Health h = TECHBRIDGE__HEALTH__INIT;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_HEALTH;
+    req.health = &h;
+    Techbridge__ApiReply *r = tb_test_call(g_arena, g_api, &req, 2000);
+    if (!r || r->result_case != TECHBRIDGE__API_REPLY__RESULT_HEALTH)
+        return -1;
+    return r->health->database_ok ? 1 : 0;
+}
+
+static bool s_intake_db_is(void *want)
+{
+    return s_intake_db_ok() == *(int *)want;
+}
+
+/*  Issue 16, item 2: a PostgreSQL restart with no traffic. Every session that
+    serves calls (tb-intake's pool workers, not only the loop's own) notices
+    it while idle and comes back by itself; Health says false meanwhile and
+    true only when calls will work; the first calls after that all succeed. */
+Test(runtime, idle_sessions_come_back_from_a_restart_before_a_call, .init = fx_setup,
+     .fini = fx_teardown, .timeout = 120)
+{
+    if (!tb_test_pg_can_restart())
+        cr_skip_test("TB_TEST_PGDATA / TB_TEST_PGBIN are not set");
+    fx_start_intake(NULL);
+    fx_submit_ok(fx_load("offer_cn.json", "RT-BEFORE"));
+    int64_t t_stop = tb_test_now_ms();
+    cr_assert_eq(tb_test_pg_stop(), 0);
+    int down = 0;
+    bool saw_down = tb_test_wait_until(s_intake_db_is, &down, 10000);
+    int start_rc = tb_test_pg_start();
+    int64_t t_up = tb_test_now_ms();
+    cr_assert_eq(start_rc, 0, "PostgreSQL did not start again");
+    cr_assert(saw_down, "Health said database_ok while PostgreSQL was stopped");
+    int up = 1;
+    cr_assert(tb_test_wait_until(s_intake_db_is, &up, 30000),
+              "Health never said database_ok again");
+    int64_t t_ok = tb_test_now_ms();
+    fprintf(stderr,
+            "figure: PostgreSQL restart (pg_ctl stop -m fast, start): database_ok true "
+            "%.2f s after the server was up (%.2f s after the stop began)\n",
+            (double)(t_ok - t_up) / 1000.0, (double)(t_ok - t_stop) / 1000.0);
+    /* No traffic met a dead session: the next calls all succeed. */
+    for (int i = 0; i < 6; i++) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "RT-AFTER-%d", i);
+        Techbridge__ApiReply *r = fx_submit(fx_load("need_by.json", ref), NULL);
+        cr_assert_null(r->error, "submission %d after the restart: %s: %s", i, fx_code(r),
+                       r->error ? r->error->message : "");
+        Techbridge__ListRequests l = TECHBRIDGE__LIST_REQUESTS__INIT;
+        fx_list(&l, NULL);
+    }
+    cr_assert_eq(fx_count("SELECT count(*) FROM intake_requests"), 7);
 }

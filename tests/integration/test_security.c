@@ -149,6 +149,21 @@ static void s_start_intake(void)
 #endif
 }
 
+/*  tb-intake alone, with a stats line every second (it counts handshakes). */
+static void s_start_intake_stats(void)
+{
+#ifndef TB_INTAKE_BIN
+    cr_skip_test("tb-intake was not built");
+#else
+    const char *args[] = {"--database-url",   E.db,          "--api",       E.intake_api,
+                          "--feed",           E.intake_feed, "--log-level", "debug",
+                          "--stats-interval", "1",           NULL};
+    E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, args, s_env(),
+                                     S_START_MS);
+    cr_assert_not_null(E.intake);
+#endif
+}
+
 static void s_start_all(void)
 {
 #if !defined(TB_MATCHING_BIN) || !defined(TB_NOTIFICATION_BIN)
@@ -528,6 +543,116 @@ Test(security, the_feeds_still_flow_and_match_across_organisations)
               "a feed consumer was refused");
 }
 
+/* ---- issue 16, item 9: review of published edits, contacts on acceptance ---- */
+
+static Techbridge__ApiReply *s_match_call(const s_key_t *key, Techbridge__ApiRequest *req)
+{
+    return s_call(E.matching_api, key, NULL, req);
+}
+
+static Techbridge__Match *s_get_match(const s_key_t *key, const char *id)
+{
+    Techbridge__GetMatch g = TECHBRIDGE__GET_MATCH__INIT;
+    g.id = (char *)id;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_GET_MATCH;
+    req.get_match = &g;
+    Techbridge__ApiReply *r = s_match_call(key, &req);
+    expect_ok(r);
+    return r->match;
+}
+
+static Techbridge__MatchList *s_list_matches(const s_key_t *key, const char *request_id)
+{
+    Techbridge__ListMatches l = TECHBRIDGE__LIST_MATCHES__INIT;
+    l.request_id = (char *)request_id;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_LIST_MATCHES;
+    req.list_matches = &l;
+    Techbridge__ApiReply *r = s_match_call(key, &req);
+    expect_ok(r);
+    return r->matches;
+}
+
+/*  An edit of `r` (trl only) by `key`; the reply. */
+static Techbridge__ApiReply *s_edit_trl(const s_key_t *key, const Techbridge__Request *r,
+                                        int trl)
+{
+    Techbridge__Request *changes = s_request("need_by.json", ACME, "unused");
+    changes->trl = trl;
+    Techbridge__EditRequest e = TECHBRIDGE__EDIT_REQUEST__INIT;
+    e.id = r->id;
+    e.version = r->version;
+    e.changes = changes;
+    char *fields[] = {(char *)"trl"};
+    e.fields = fields;
+    e.n_fields = 1;
+    Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
+    req.body_case = TECHBRIDGE__API_REQUEST__BODY_EDIT;
+    req.edit = &e;
+    return s_call(E.intake_api, key, NULL, &req);
+}
+
+Test(security, contacts_wait_for_acceptance_and_published_edits_for_review)
+{
+    s_start_all();
+    Techbridge__Request *need =
+        s_submit_ok(&E.acme, s_request("need_by.json", ACME, "N9"));
+    Techbridge__Request *offer =
+        s_submit_ok(&E.other, s_request("offer_cn.json", OTHER, "O9"));
+    need = s_publish(need);
+    offer = s_publish(offer);
+    s_wait_sql("SELECT count(*) FROM matching_matches", 1, 20000);
+
+    /* PROPOSED: each organisation sees the other's request, not its contact. */
+    Techbridge__MatchList *l = s_list_matches(&E.acme, need->id);
+    cr_assert_eq(l->n_matches, 1);
+    Techbridge__Match *m = l->matches[0];
+    cr_assert_eq(m->status, TECHBRIDGE__MATCH_STATUS__PROPOSED);
+    cr_assert_null(m->offer->contact,
+                   "acme-bel sees other-cn's contact before acceptance");
+    cr_assert_not_null(m->need->contact, "acme-bel no longer sees its own contact");
+    m = s_get_match(&E.other, m->id);
+    cr_assert_null(m->need->contact,
+                   "other-cn sees acme-bel's contact before acceptance");
+    cr_assert_not_null(m->offer->contact);
+    m = s_get_match(NULL, m->id);
+    cr_assert(m->need->contact && m->offer->contact, "operators see both contacts");
+
+    /* ACCEPTED is the introduction: both contacts. */
+    Techbridge__DecideMatch d = TECHBRIDGE__DECIDE_MATCH__INIT;
+    d.id = m->id;
+    d.action = TECHBRIDGE__MATCH_ACTION__ACCEPT;
+    d.version = m->version;
+    d.reason = (char *)"both interested";
+    Techbridge__ApiRequest dq = TECHBRIDGE__API_REQUEST__INIT;
+    dq.body_case = TECHBRIDGE__API_REQUEST__BODY_DECIDE_MATCH;
+    dq.decide_match = &d;
+    expect_ok(s_match_call(NULL, &dq));
+    m = s_get_match(&E.acme, m->id);
+    cr_assert_not_null(m->offer->contact, "no contact after acceptance");
+    cr_assert_str_eq(m->offer->contact->email, offer->contact->email);
+
+    /* An organisation's edit of its published request goes back to review;
+       an operator's edit of a published request stays published. */
+    Techbridge__ApiReply *r = s_edit_trl(&E.acme, need, 6);
+    expect_ok(r);
+    Techbridge__Request *edited = r->request->request;
+    cr_assert_eq(edited->status, TECHBRIDGE__STATUS__SUBMITTED,
+                 "an organisation's edit left its request PUBLISHED");
+    cr_assert_eq(edited->version, need->version + 1);
+    s_wait_sql("SELECT count(*) FROM intake_history WHERE action = 'EDIT' AND "
+               "from_status = 'PUBLISHED' AND to_status = 'SUBMITTED' AND actor = '" ACME
+               "' AND reason LIKE '%review%'",
+               1, 5000);
+    s_wait_sql("SELECT count(*) FROM matching_requests WHERE status = 1", 1, 20000);
+    r = s_edit_trl(NULL, offer, 8);
+    expect_ok(r);
+    cr_assert_eq(r->request->request->status, TECHBRIDGE__STATUS__PUBLISHED);
+    /* Published again by an operator, it is matched again. */
+    s_publish(edited);
+}
+
 /*  A SUB socket with `key`, subscribed to `topic`. */
 static void *s_sub(const s_key_t *key, const char *topic)
 {
@@ -614,6 +739,194 @@ Test(security, an_organisation_subscribes_only_to_its_own_topic)
     zmq_close(own);
     zmq_close(op);
     zmq_close(prefix);
+    /* Leaving is no denial (issue 16, item 4): libzmq reports a subscriber's
+       topics as unsubscriptions without a User-Id when it disconnects. */
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.unsubscribe\"",
+                               "\"topic\":\"" ACME "/\",\"reason\":\"subscriber gone\"",
+                               10000),
+              "acme-bel's disconnect was not noted as its subscription ending");
+    cr_assert_eq(tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", "\"user\":\"\""),
+                 0, "a disconnect was logged as a denied subscription");
+    cr_assert_eq(tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", NULL), 2,
+                 "more denials than the two refused subscriptions");
+}
+
+/*  A socket of `type` with acme-bel's key, connected to `endpoint`, that
+    queues whatever it is given (no send high-water mark) and lingers not. */
+static void *s_flooder(int type, const char *endpoint)
+{
+    void *s = zmq_socket(tb_test_zmq_ctx(), type);
+    cr_assert_not_null(s);
+    cr_assert_eq(tb_auth_client_setup(s, E.acme.path, E.svc.pub), 0);
+    int zero = 0;
+    cr_assert_eq(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+/*  Issue 16, item 3: an organisation's XSUB sends 20,000 refused
+    subscriptions of 214 bytes. libzmq keeps each one for the connection, so
+    the connection is cut past S_PEER_SUBSCRIPTIONS_MAX (1,000); the warnings
+    are a handful with a count of the rest, and a disconnect writes none. */
+Test(security, a_flood_of_refused_subscriptions_is_cut_short)
+{
+    s_start_all();
+    int64_t rss0 = 0, peak0 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.notif, &rss0, &peak0), 0);
+    void *x = s_flooder(ZMQ_XSUB, E.notif_pub);
+    enum { FRAMES = 20000 };
+    uint8_t frame[1 + 13 + 200];
+    memset(frame, 'p', sizeof frame);
+    frame[0] = 1;
+    int64_t t0 = tb_test_now_ms();
+    for (int i = 0; i < FRAMES; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "orga/%08d", i);
+        memcpy(frame + 1, head, 13);
+        cr_assert_eq(zmq_send(x, frame, sizeof frame, 0), (int)sizeof frame);
+    }
+    bool cut = tb_test_log_wait(E.notif, "\"pub.subscriber_cut\"", ACME, 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    zmq_close(x);
+    if (!cut)
+        s_dump_logs();
+    cr_assert(cut, "20,000 refused subscriptions did not cut the connection");
+    /* what a disconnect and the rest of the queue add, if anything */
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.unsubscribe\"", "subscriber gone", 10000));
+    int64_t rss1 = 0, peak1 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.notif, &rss1, &peak1), 0);
+    int denied = tb_test_log_count(E.notif, "\"pub.subscribe_denied\"", NULL);
+    int warns = tb_test_log_count(E.notif, "\"level\":\"warn\"", NULL);
+    fprintf(stderr,
+            "figure: 20,000 refused subscriptions of 214 bytes: tb-notification RSS %.1f "
+            "MiB before, peak %.1f MiB, %.1f MiB after; %d pub.subscribe_denied and %d "
+            "warn lines in all over %.1f s (%.1f lines/s)\n",
+            rss0 / 1024.0, peak1 / 1024.0, rss1 / 1024.0, denied, warns, secs,
+            warns / secs);
+    cr_assert_leq(denied, 3, "%d pub.subscribe_denied lines", denied);
+    cr_assert_leq(warns, 6, "%d warn lines", warns);
+    cr_assert_lt(peak1 - rss0, 48 * 1024, "peak RSS grew by %lld KiB",
+                 (long long)(peak1 - rss0));
+    /* The service still serves subscribers. */
+    void *own = s_sub(&E.acme, ACME "/");
+    cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe\"",
+                               "\"topic\":\"" ACME "/\",\"user\":\"" ACME "\"", 10000));
+    zmq_close(own);
+}
+
+/*  Issue 16, item 1: an organisation's DEALER sends [""] + 600 frames of
+    1,024,000 bytes (each under the 4 x max-frame ceiling). libzmq would hold
+    the whole message before the service sees it; the guard cuts the
+    connection once it holds 32 x max-frame (8 MiB) the service has not read. */
+Test(security, a_message_of_many_frames_is_cut_before_it_costs_memory)
+{
+    s_start_intake();
+    int64_t rss0 = 0, peak0 = 0;
+    cr_assert_eq(tb_test_proc_memory(E.intake, &rss0, &peak0), 0);
+    void *d = s_flooder(ZMQ_DEALER, E.intake_api);
+    enum { FRAMES = 600, FRAME = 1024000 };
+    static uint8_t frame[FRAME]; /* every frame points at it: no copies here */
+    memset(frame, 'm', sizeof frame);
+    int64_t t0 = tb_test_now_ms();
+    cr_assert_eq(zmq_send(d, "", 0, ZMQ_SNDMORE), 0);
+    for (int i = 0; i < FRAMES; i++) {
+        zmq_msg_t m;
+        cr_assert_eq(zmq_msg_init_data(&m, frame, sizeof frame, NULL, NULL), 0);
+        cr_assert_eq(zmq_msg_send(&m, d, i + 1 < FRAMES ? ZMQ_SNDMORE : 0), FRAME);
+    }
+    bool cut =
+        tb_test_log_wait(E.intake, "\"api.peer_cut\"", "\"socket\":\"api\"", 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    zmq_close(d);
+    if (!cut)
+        s_dump_logs();
+    cr_assert(cut, "a message of %d frames of %d bytes was not cut", FRAMES, FRAME);
+    int64_t rss1 = 0, peak1 = 0;
+    cr_assert(tb_test_health(E.intake_api, 5000), "tb-intake no longer answers");
+    cr_assert_eq(tb_test_proc_memory(E.intake, &rss1, &peak1), 0);
+    fprintf(stderr,
+            "figure: [\"\"] + %d frames of %d bytes from one key: tb-intake RSS %.1f MiB "
+            "before, peak %.1f MiB, %.1f MiB after; cut after %.1f s\n",
+            FRAMES, FRAME, rss0 / 1024.0, peak1 / 1024.0, rss1 / 1024.0, secs);
+    cr_assert_lt(peak1 - rss0, 64 * 1024, "peak RSS grew by %lld KiB",
+                 (long long)(peak1 - rss0));
+    /* The key still works on a new connection. */
+    Techbridge__ApiReply *r =
+        s_get(&E.acme, NULL, "00000000-0000-4000-8000-000000000000");
+    cr_assert(r->error && r->error->code == TECHBRIDGE__CODE__NOT_FOUND, "%s", s_code(r));
+}
+
+/*  The last value of `field` ("\"auth.denied\":") in the process's stats
+    lines, or -1. */
+static int64_t s_stats_value(const tb_test_proc_t *proc, const char *field)
+{
+    char *text = tb_test_read_file(tb_test_proc_log(proc));
+    if (!text)
+        return -1;
+    int64_t value = -1;
+    for (const char *p = text; (p = strstr(p, field)) != NULL; p += strlen(field))
+        value = strtoll(p + strlen(field), NULL, 10);
+    free(text);
+    return value;
+}
+
+typedef struct {
+    const tb_test_proc_t *proc;
+    const char *field;
+    int64_t at_least;
+} s_stat_cond_t;
+
+static bool s_stat_reached(void *arg)
+{
+    s_stat_cond_t *c = arg;
+    return s_stats_value(c->proc, c->field) >= c->at_least;
+}
+
+/*  Issue 16, item 7: fresh keys cost nothing to make, so the auth.denied
+    limit holds per peer address, not per address and key. */
+Test(security, fresh_keys_from_one_address_write_few_denials)
+{
+#ifndef TB_INTAKE_BIN
+    cr_skip_test("tb-intake was not built");
+#else
+    s_start_intake_stats();
+    enum { KEYS = 300 };
+    uint8_t server[32];
+    cr_assert_not_null(zmq_z85_decode(server, E.svc.pub));
+    void *socks[KEYS];
+    int64_t t0 = tb_test_now_ms();
+    for (int i = 0; i < KEYS; i++) {
+        char pub[41], sec[41];
+        cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
+        socks[i] = zmq_socket(tb_test_zmq_ctx(), ZMQ_DEALER);
+        cr_assert_not_null(socks[i]);
+        int linger = 0, ivl = 60000;
+        zmq_setsockopt(socks[i], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(socks[i], ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_SERVERKEY, server, 32), 0);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+        cr_assert_eq(zmq_setsockopt(socks[i], ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+        cr_assert_eq(zmq_connect(socks[i], E.intake_api), 0);
+    }
+    s_stat_cond_t c = {E.intake, "\"auth.denied\":", KEYS};
+    bool all = tb_test_wait_until(s_stat_reached, &c, 30000);
+    double secs = (double)(tb_test_now_ms() - t0) / 1000.0;
+    for (int i = 0; i < KEYS; i++)
+        zmq_close(socks[i]);
+    cr_assert(all, "the service counted %lld refusals of %d",
+              (long long)s_stats_value(E.intake, c.field), KEYS);
+    int lines = tb_test_log_count(E.intake, "\"auth.denied\"", "\"client_key\"");
+    fprintf(stderr,
+            "figure: %d fresh keys from one address in %.1f s: %d auth.denied lines "
+            "(%.1f lines/s)\n",
+            KEYS, secs, lines, lines / secs);
+    cr_assert_leq(lines, 3, "%d auth.denied lines for %d fresh keys from one address",
+                  lines, KEYS);
+    /* The next line after the minute says how many were held back; the
+       stats line counts them all meanwhile. */
+    cr_assert(tb_test_proc_alive(E.intake));
+#endif
 }
 
 /*  Start-up refuses half a configuration; nothing runs open by mistake. */
@@ -669,12 +982,7 @@ Test(security, sighup_reloads_the_keys_file)
 #ifndef TB_INTAKE_BIN
     cr_skip_test("tb-intake was not built");
 #else
-    const char *args[] = {"--database-url",   E.db,          "--api",       E.intake_api,
-                          "--feed",           E.intake_feed, "--log-level", "debug",
-                          "--stats-interval", "1",           NULL};
-    E.intake = tb_test_service_start(TB_INTAKE_BIN, "intake", E.intake_api, args, s_env(),
-                                     S_START_MS);
-    cr_assert_not_null(E.intake);
+    s_start_intake_stats();
     cr_assert(!s_stranger_answered(NULL), "an unlisted key was answered");
     cr_assert(tb_test_log_wait(E.intake, "\"auth.denied\"", E.stranger.pub, 5000));
 

@@ -319,3 +319,16 @@ Test(fsm, names)
     cr_assert_str_eq(tb_status_name((Techbridge__Status)99), "UNKNOWN");
     cr_assert_str_eq(tb_action_name((Techbridge__Action)-1), "unknown");
 }
+
+/*  Issue 16, item 9: a centre reviews what it publishes. */
+Test(fsm, an_organisations_edit_of_a_published_request_goes_back_to_review)
+{
+    cr_assert_eq(tb_fsm_after_edit(TECHBRIDGE__STATUS__PUBLISHED, false),
+                 TECHBRIDGE__STATUS__SUBMITTED);
+    cr_assert_eq(tb_fsm_after_edit(TECHBRIDGE__STATUS__PUBLISHED, true),
+                 TECHBRIDGE__STATUS__PUBLISHED);
+    cr_assert_eq(tb_fsm_after_edit(TECHBRIDGE__STATUS__SUBMITTED, false),
+                 TECHBRIDGE__STATUS__SUBMITTED);
+    cr_assert_eq(tb_fsm_after_edit(TECHBRIDGE__STATUS__SUBMITTED, true),
+                 TECHBRIDGE__STATUS__SUBMITTED);
+}

@@ -1,0 +1,233 @@
+/*  tb_guard: per-connection ceilings on what libzmq holds for a ROUTER. */
+#include "tb_guard.h"
+
+#include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <zmq.h>
+
+#include "tb_log.h"
+#include "tb_loglimit.h"
+#include "tb_util.h"
+
+/*  The descriptors libzmq accepted, by descriptor modulo S_SLOTS (a clash
+    leaves the older one unwatched: it is still bounded by `total` once it
+    is seen again after a message). */
+#define S_SLOTS 1024
+
+typedef struct {
+    int fd;         /* -1: empty */
+    uint64_t taken; /* bytes libzmq had read when the service last took a message */
+    bool took;      /* the service took a message since the last check */
+    bool cut;
+} s_conn_t;
+
+struct tb_guard_t {
+    size_t watched; /* connections in conns */
+    char name[32];
+    void *monitor; /* PAIR end of the router's socket monitor */
+    void *router;
+    uint64_t per_peer, total;
+    s_conn_t conns[S_SLOTS];
+    uint64_t cuts;
+    int64_t next_us;
+    tb_loglimit_t *log; /* api.peer_cut lines */
+};
+
+/*  Bytes libzmq has read from a TCP connection: what TCP received less what
+    still waits in the kernel. False when `fd` is no TCP socket (ipc). */
+static bool s_read_bytes(int fd, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) +
+                  sizeof ti.tcpi_bytes_received)
+        return false;
+    int unread = 0;
+    if (ioctl(fd, SIOCINQ, &unread) != 0 || unread < 0)
+        unread = 0;
+    uint64_t got = ti.tcpi_bytes_received;
+    *out = got > (uint64_t)unread ? got - (uint64_t)unread : 0;
+    return true;
+}
+
+static s_conn_t *s_slot(tb_guard_t *self, int fd)
+{
+    return fd >= 0 ? &self->conns[fd % S_SLOTS] : NULL;
+}
+
+tb_guard_t *tb_guard_new(void *ctx, void *router, const char *name, uint64_t per_peer,
+                         uint64_t total)
+{
+    tb_guard_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->name, sizeof self->name, "%s", name);
+    self->router = router;
+    self->per_peer = per_peer;
+    self->total = total;
+    for (size_t i = 0; i < S_SLOTS; i++)
+        self->conns[i].fd = -1;
+    self->log = tb_loglimit_new(64, 3, 60, 60LL * 1000 * 1000);
+    char endpoint[96];
+    snprintf(endpoint, sizeof endpoint, "inproc://tb-guard-%p", (void *)self);
+    int linger = 0;
+    if (!self->log ||
+        zmq_socket_monitor(router, endpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CLOSED) != 0 ||
+        !(self->monitor = zmq_socket(ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(self->monitor, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_connect(self->monitor, endpoint) != 0) {
+        tb_error("guard.failed", NULL, TB_S("socket", name),
+                 TB_S("error", zmq_strerror(errno)));
+        tb_guard_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void tb_guard_destroy(tb_guard_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tb_guard_t *self = *self_p;
+    if (self->monitor) {
+        zmq_socket_monitor(self->router, NULL, 0);
+        zmq_close(self->monitor);
+    }
+    tb_loglimit_destroy(&self->log);
+    free(self);
+    *self_p = NULL;
+}
+
+void tb_guard_took(tb_guard_t *self, int fd)
+{
+    s_conn_t *c = self ? s_slot(self, fd) : NULL;
+    if (c && c->fd == fd)
+        c->took = true;
+}
+
+/*  Applies the monitor's events: [event u16, value u32][endpoint]. */
+static void s_events(tb_guard_t *self)
+{
+    for (;;) {
+        zmq_msg_t head, addr;
+        zmq_msg_init(&head);
+        if (zmq_msg_recv(&head, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&head);
+            return;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&head))
+            zmq_msg_recv(&addr, self->monitor, 0);
+        if (zmq_msg_size(&head) >= 6) {
+            const uint8_t *d = zmq_msg_data(&head);
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, d, 2);
+            memcpy(&value, d + 2, 4);
+            s_conn_t *c = s_slot(self, (int)value);
+            uint64_t now_read = 0;
+            if (c && event == ZMQ_EVENT_ACCEPTED && s_read_bytes((int)value, &now_read)) {
+                if (c->fd < 0)
+                    self->watched++;
+                *c = (s_conn_t){.fd = (int)value, .taken = now_read};
+            } else if (c && c->fd == (int)value &&
+                       (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)) {
+                if (c->cut)
+                    malloc_trim(0); /* its unfinished message is freed: give it back */
+                c->fd = -1;
+                self->watched--;
+            }
+        }
+        zmq_msg_close(&head);
+        zmq_msg_close(&addr);
+    }
+}
+
+static void s_cut(tb_guard_t *self, s_conn_t *c, uint64_t held, const char *why)
+{
+    c->cut = true;
+    self->cuts++;
+    shutdown(c->fd, SHUT_RDWR);
+    char peer[64] = "?";
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET)
+        snprintf(peer, sizeof peer, "%u.%u.%u.%u",
+                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[0],
+                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[1],
+                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[2],
+                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[3]);
+    uint64_t suppressed = 0;
+    if (tb_loglimit_allow(self->log, peer, tb_mono_us(), &suppressed))
+        tb_warn("api.peer_cut", NULL, TB_S("socket", self->name), TB_S("peer", peer),
+                TB_I("buffered", (int64_t)held), TB_I("limit", (int64_t)self->per_peer),
+                TB_S("reason", why), TB_I("suppressed", (int64_t)suppressed));
+}
+
+void tb_guard_check(tb_guard_t *self)
+{
+    if (!self)
+        return;
+    /* Events at once (a new connection is watched from its first bytes), the
+       connections every TB_GUARD_PERIOD_MS. */
+    s_events(self);
+    int64_t now = tb_mono_us();
+    if (now < self->next_us)
+        return;
+    self->next_us = now + TB_GUARD_PERIOD_MS * 1000LL;
+    uint64_t sum = 0, largest = 0;
+    s_conn_t *worst = NULL;
+    for (size_t i = 0; i < S_SLOTS; i++) {
+        s_conn_t *c = &self->conns[i];
+        uint64_t read = 0;
+        if (c->fd < 0 || c->cut || !s_read_bytes(c->fd, &read))
+            continue;
+        if (c->took || read < c->taken) {
+            /* What the service took may include a little of what followed;
+               the next check measures from here. */
+            c->took = false;
+            c->taken = read;
+            continue;
+        }
+        uint64_t held = read - c->taken;
+        if (held > self->per_peer) {
+            s_cut(self, c, held, "the connection's unread messages passed the limit");
+            continue;
+        }
+        sum += held;
+        if (held > largest) {
+            largest = held;
+            worst = c;
+        }
+    }
+    if (worst && self->total > 0 && sum > self->total)
+        s_cut(self, worst, largest, "all connections' unread messages passed the limit");
+}
+
+void *tb_guard_socket(const tb_guard_t *self)
+{
+    return self ? self->monitor : NULL;
+}
+
+bool tb_guard_watching(const tb_guard_t *self)
+{
+    return self && self->watched > 0;
+}
+
+uint64_t tb_guard_cuts(const tb_guard_t *self)
+{
+    return self ? self->cuts : 0;
+}
