@@ -103,6 +103,70 @@ bench_port() {
     2>/dev/null || echo $((20000 + RANDOM % 20000))
 }
 
+# bench_services_start LOGLEVEL: migrates $db and starts tb-intake, tb-matching
+# and tb-notification of $build on free loopback ports, each logging to
+# $work/SVC.log; sets services, bin[SVC], pid[SVC] and the endpoints
+# intake_api, intake_feed, matching_api, matching_feed, notif_api, notif_pub.
+# Fails the run when one exits or does not bind. bench_services_stop (also a
+# clean-up hook) stops them with SIGTERM, the consumers first.
+bench_services_start() {
+  local loglevel=$1 svc ep p i
+  services=(intake matching notification)
+  declare -gA bin=(
+    [intake]=$build/services/intake/tb-intake
+    [matching]=$build/services/matching/tb-matching
+    [notification]=$build/services/notification/tb-notification
+  )
+  declare -gA pid=()
+  for svc in "${services[@]}"; do
+    [ -x "${bin[$svc]}" ] || bench_fail "${bin[$svc]} missing"
+  done
+  bench_cleanup_hooks+=(bench_services_stop)
+  "${bin[intake]}" --migrate --database-url "$db" --log-level warn 2>"$work/migrate.log" ||
+    { cat "$work/migrate.log" >&2; exit 1; }
+  intake_api="tcp://127.0.0.1:$(bench_port)"
+  intake_feed="tcp://127.0.0.1:$(bench_port)"
+  matching_api="tcp://127.0.0.1:$(bench_port)"
+  matching_feed="tcp://127.0.0.1:$(bench_port)"
+  notif_api="tcp://127.0.0.1:$(bench_port)"
+  notif_pub="tcp://127.0.0.1:$(bench_port)"
+  local common=(--database-url "$db" --log-level "$loglevel" --stats-interval 0)
+  echo "==> starting the services (log level $loglevel)" >&2
+  "${bin[intake]}" "${common[@]}" --api "$intake_api" --feed "$intake_feed" \
+    2>"$work/intake.log" &
+  pid[intake]=$!
+  "${bin[matching]}" "${common[@]}" --api "$matching_api" --feed "$matching_feed" \
+    --intake-feed "$intake_feed" 2>"$work/matching.log" &
+  pid[matching]=$!
+  "${bin[notification]}" "${common[@]}" --api "$notif_api" --pub "$notif_pub" \
+    --intake-feed "$intake_feed" --matching-feed "$matching_feed" \
+    2>"$work/notification.log" &
+  pid[notification]=$!
+  # Up when each API port accepts (a failed start must be an error, not timeouts).
+  for svc in "${services[@]}"; do
+    case $svc in
+      intake) ep=$intake_api ;; matching) ep=$matching_api ;; *) ep=$notif_api ;;
+    esac
+    p=${ep##*:}
+    for i in $(seq 1 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break
+      kill -0 "${pid[$svc]}" 2>/dev/null || { cat "$work/$svc.log" >&2; exit 1; }
+      [ "$i" = 100 ] && bench_fail "tb-$svc did not bind $ep"
+      sleep 0.1
+    done
+  done
+}
+
+bench_services_stop() {
+  local svc
+  for svc in notification matching intake; do
+    if [ -n "${pid[$svc]:-}" ] && kill -0 "${pid[$svc]}" 2>/dev/null; then
+      kill -TERM "${pid[$svc]}" 2>/dev/null || true
+      wait "${pid[$svc]}" 2>/dev/null || true
+    fi
+  done
+}
+
 hz=$(getconf CLK_TCK)
 
 # proc_ticks PID: CPU clock ticks (utime + stime, every thread) of a live
