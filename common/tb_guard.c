@@ -1,6 +1,7 @@
 /*  tb_guard: per-connection ceilings on what libzmq holds for a ROUTER. */
 #include "tb_guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
@@ -158,18 +159,18 @@ static void s_events(tb_guard_t *self)
 
 static void s_cut(tb_guard_t *self, s_conn_t *c, uint64_t held, const char *why)
 {
-    c->cut = true;
-    self->cuts++;
-    shutdown(c->fd, SHUT_RDWR);
+    /* The peer's address first: a socket shut down has no peer any more. */
     char peer[64] = "?";
     struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
-    if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET)
-        snprintf(peer, sizeof peer, "%u.%u.%u.%u",
-                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[0],
-                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[1],
-                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[2],
-                 ((uint8_t *)&((struct sockaddr_in *)&sa)->sin_addr)[3]);
+    bool known = getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0;
+    if (known && sa.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, peer, sizeof peer);
+    else if (known && sa.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, peer, sizeof peer);
+    c->cut = true;
+    self->cuts++;
+    shutdown(c->fd, SHUT_RDWR);
     uint64_t suppressed = 0;
     if (tb_loglimit_allow(self->log, peer, tb_mono_us(), &suppressed))
         tb_warn("api.peer_cut", NULL, TB_S("socket", self->name), TB_S("peer", peer),

@@ -931,7 +931,7 @@ void notification_core_on_subscription(tb_service_t *service, void *socket, void
             zmq_msg_close(&msg);
             continue;
         }
-        if (core->keyed && s_peer_subscribes(core, peer, uid)) {
+        if (s_peer_subscribes(core, peer, uid)) {
             zmq_msg_close(&msg);
             continue;
         }

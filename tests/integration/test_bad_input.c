@@ -1130,3 +1130,30 @@ Test(bad_input, b31_many_small_repeated_items)
     bi_intake_alive("many small repeated items");
     cr_assert_eq(bi_rows(), 0);
 }
+
+/*  Issue 16, item 3, open mode: without keys libzmq applies subscriptions
+    itself but still hands each new topic to the service, which cuts a
+    connection past 1,000 of them just the same (row B33). */
+Test(bad_input, b33_open_mode_subscription_flood_is_cut_too)
+{
+    bi_start_all();
+    void *x = zmq_socket(tb_test_zmq_ctx(), ZMQ_XSUB);
+    cr_assert_not_null(x);
+    int zero = 0;
+    cr_assert_eq(zmq_setsockopt(x, ZMQ_LINGER, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_setsockopt(x, ZMQ_SNDHWM, &zero, sizeof zero), 0);
+    cr_assert_eq(zmq_connect(x, g_npub), 0);
+    uint8_t frame[1 + 13 + 100];
+    memset(frame, 'p', sizeof frame);
+    frame[0] = 1;
+    for (int i = 0; i < 3000; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "orga/%08d", i);
+        memcpy(frame + 1, head, 13);
+        cr_assert_eq(zmq_send(x, frame, sizeof frame, 0), (int)sizeof frame);
+    }
+    bool cut = tb_test_log_wait(g_notif, "\"pub.subscriber_cut\"", NULL, 30000);
+    zmq_close(x);
+    cr_assert(cut, "3,000 subscriptions on one connection were not cut");
+    bi_all_alive("subscription flood");
+}

@@ -24,6 +24,15 @@
 #define S_START_MS 30000
 #define S_DENY_MS  1500 /* how long a refused client waits for nothing */
 
+/*  ASan keeps freed memory in its quarantine (256 MiB by default) and
+    malloc_trim cannot return it: under ASan a resident size bounds nothing, so
+    the memory figures are printed but not asserted there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define S_RSS_ASSERTED 0
+#else
+#define S_RSS_ASSERTED 1
+#endif
+
 #define ACME  "acme-bel"
 #define OTHER "other-cn"
 
@@ -806,8 +815,9 @@ Test(security, a_flood_of_refused_subscriptions_is_cut_short)
             warns / secs);
     cr_assert_leq(denied, 3, "%d pub.subscribe_denied lines", denied);
     cr_assert_leq(warns, 6, "%d warn lines", warns);
-    cr_assert_lt(peak1 - rss0, 48 * 1024, "peak RSS grew by %lld KiB",
-                 (long long)(peak1 - rss0));
+    if (S_RSS_ASSERTED)
+        cr_assert_lt(peak1 - rss0, 48 * 1024, "peak RSS grew by %lld KiB",
+                     (long long)(peak1 - rss0));
     /* The service still serves subscribers. */
     void *own = s_sub(&E.acme, ACME "/");
     cr_assert(tb_test_log_wait(E.notif, "\"pub.subscribe\"",
@@ -849,8 +859,9 @@ Test(security, a_message_of_many_frames_is_cut_before_it_costs_memory)
             "figure: [\"\"] + %d frames of %d bytes from one key: tb-intake RSS %.1f MiB "
             "before, peak %.1f MiB, %.1f MiB after; cut after %.1f s\n",
             FRAMES, FRAME, rss0 / 1024.0, peak1 / 1024.0, rss1 / 1024.0, secs);
-    cr_assert_lt(peak1 - rss0, 64 * 1024, "peak RSS grew by %lld KiB",
-                 (long long)(peak1 - rss0));
+    if (S_RSS_ASSERTED)
+        cr_assert_lt(peak1 - rss0, 64 * 1024, "peak RSS grew by %lld KiB",
+                     (long long)(peak1 - rss0));
     /* The key still works on a new connection. */
     Techbridge__ApiReply *r =
         s_get(&E.acme, NULL, "00000000-0000-4000-8000-000000000000");
