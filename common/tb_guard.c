@@ -36,6 +36,7 @@ struct tb_guard_t {
     char name[32];
     void *monitor; /* PAIR end of the router's socket monitor */
     void *router;
+    int port; /* the router's TCP port: a descriptor is cut only if it is ours */
     uint64_t per_peer, total;
     s_conn_t conns[S_SLOTS];
     uint64_t cuts;
@@ -75,6 +76,11 @@ tb_guard_t *tb_guard_new(void *ctx, void *router, const char *name, uint64_t per
         return NULL;
     snprintf(self->name, sizeof self->name, "%s", name);
     self->router = router;
+    char bound[256];
+    size_t size = sizeof bound;
+    if (zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, bound, &size) == 0 &&
+        strncmp(bound, "tcp://", 6) == 0 && strrchr(bound, ':'))
+        self->port = atoi(strrchr(bound, ':') + 1);
     self->per_peer = per_peer;
     self->total = total;
     for (size_t i = 0; i < S_SLOTS; i++)
@@ -157,8 +163,29 @@ static void s_events(tb_guard_t *self)
     }
 }
 
+/*  Whether `fd` is still a connection accepted on the router's port: libzmq
+    may have closed it, and its number gone to another socket (a database
+    session), between the monitor's last event and this check. */
+static bool s_still_ours(const tb_guard_t *self, int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (self->port <= 0 || getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        return false;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port) == self->port;
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port) == self->port;
+    return false;
+}
+
 static void s_cut(tb_guard_t *self, s_conn_t *c, uint64_t held, const char *why)
 {
+    if (!s_still_ours(self, c->fd)) {
+        c->fd = -1;
+        self->watched--;
+        return;
+    }
     /* The peer's address first: a socket shut down has no peer any more. */
     char peer[64] = "?";
     struct sockaddr_storage sa;
