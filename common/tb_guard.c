@@ -98,6 +98,55 @@ static s_conn_t *s_slot(tb_guard_t *self, int fd)
     return fd >= 0 ? &self->conns[fd % S_SLOTS] : NULL;
 }
 
+/*  Starts a monitor of `socket` (connections accepted and lost) and returns
+    the PAIR end that reads it, or NULL. `tag` makes the endpoint unique. */
+static void *s_monitor_open(void *ctx, void *socket, const void *tag)
+{
+    char endpoint[96];
+    snprintf(endpoint, sizeof endpoint, "inproc://tb-guard-%p", tag);
+    int linger = 0;
+    void *monitor = NULL;
+    if (zmq_socket_monitor(socket, endpoint,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(monitor = zmq_socket(ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(monitor, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_connect(monitor, endpoint) != 0) {
+        if (monitor)
+            zmq_close(monitor);
+        zmq_socket_monitor(socket, NULL, 0);
+        return NULL;
+    }
+    return monitor;
+}
+
+/*  The next event the monitor holds ([event u16, value u32][endpoint]), without
+    waiting. Returns false when none. */
+static bool s_monitor_next(void *monitor, uint16_t *event, int *fd)
+{
+    for (;;) {
+        zmq_msg_t head, addr;
+        zmq_msg_init(&head);
+        if (zmq_msg_recv(&head, monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&head);
+            return false;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&head))
+            zmq_msg_recv(&addr, monitor, 0);
+        bool ok = zmq_msg_size(&head) >= 6;
+        if (ok) {
+            uint32_t value;
+            memcpy(event, zmq_msg_data(&head), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
+            *fd = (int)value;
+        }
+        zmq_msg_close(&head);
+        zmq_msg_close(&addr);
+        if (ok)
+            return true;
+    }
+}
+
 tb_guard_t *tb_guard_new(void *ctx, void *router, const char *name, uint64_t per_peer,
                          uint64_t total)
 {
@@ -112,16 +161,7 @@ tb_guard_t *tb_guard_new(void *ctx, void *router, const char *name, uint64_t per
     for (size_t i = 0; i < S_SLOTS; i++)
         self->conns[i].fd = -1;
     self->log = tb_loglimit_new(64, 3, 60, 60LL * 1000 * 1000);
-    char endpoint[96];
-    snprintf(endpoint, sizeof endpoint, "inproc://tb-guard-%p", (void *)self);
-    int linger = 0;
-    if (!self->log ||
-        zmq_socket_monitor(router, endpoint,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_CLOSED) != 0 ||
-        !(self->monitor = zmq_socket(ctx, ZMQ_PAIR)) ||
-        zmq_setsockopt(self->monitor, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_connect(self->monitor, endpoint) != 0) {
+    if (!self->log || !(self->monitor = s_monitor_open(ctx, router, self))) {
         tb_error("guard.failed", NULL, TB_S("socket", name),
                  TB_S("error", zmq_strerror(errno)));
         tb_guard_destroy(&self);
@@ -151,41 +191,24 @@ void tb_guard_took(tb_guard_t *self, int fd)
         c->took = true;
 }
 
-/*  Applies the monitor's events: [event u16, value u32][endpoint]. */
+/*  Applies the monitor's events. */
 static void s_events(tb_guard_t *self)
 {
-    for (;;) {
-        zmq_msg_t head, addr;
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, self->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
-            return;
+    uint16_t event;
+    int fd;
+    while (s_monitor_next(self->monitor, &event, &fd)) {
+        s_conn_t *c = s_slot(self, fd);
+        uint64_t now_read = 0;
+        if (c && event == ZMQ_EVENT_ACCEPTED && s_read_bytes(fd, &now_read)) {
+            if (c->fd < 0)
+                self->watched++;
+            *c = (s_conn_t){.fd = fd, .taken = now_read};
+        } else if (c && c->fd == fd && event == ZMQ_EVENT_DISCONNECTED) {
+            if (c->cut)
+                malloc_trim(0); /* its unfinished message is freed: give it back */
+            c->fd = -1;
+            self->watched--;
         }
-        zmq_msg_init(&addr);
-        if (zmq_msg_more(&head))
-            zmq_msg_recv(&addr, self->monitor, 0);
-        if (zmq_msg_size(&head) >= 6) {
-            const uint8_t *d = zmq_msg_data(&head);
-            uint16_t event;
-            uint32_t value;
-            memcpy(&event, d, 2);
-            memcpy(&value, d + 2, 4);
-            s_conn_t *c = s_slot(self, (int)value);
-            uint64_t now_read = 0;
-            if (c && event == ZMQ_EVENT_ACCEPTED && s_read_bytes((int)value, &now_read)) {
-                if (c->fd < 0)
-                    self->watched++;
-                *c = (s_conn_t){.fd = (int)value, .taken = now_read};
-            } else if (c && c->fd == (int)value &&
-                       (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)) {
-                if (c->cut)
-                    malloc_trim(0); /* its unfinished message is freed: give it back */
-                c->fd = -1;
-                self->watched--;
-            }
-        }
-        zmq_msg_close(&head);
-        zmq_msg_close(&addr);
     }
 }
 
@@ -308,35 +331,19 @@ struct tb_guard_budget_t {
 
 static void s_budget_events(tb_guard_budget_t *self)
 {
-    for (;;) {
-        zmq_msg_t head, addr;
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, self->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
-            return;
+    uint16_t event;
+    int fd;
+    while (s_monitor_next(self->monitor, &event, &fd)) {
+        s_spender_t *c = &self->conns[fd % S_SLOTS];
+        uint64_t read = 0;
+        if (event == ZMQ_EVENT_ACCEPTED && s_read_bytes(fd, &read)) {
+            *c = (s_spender_t){.fd = fd, .window_us = tb_mono_us(), .base = read};
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = fd};
+            epoll_ctl(self->epfd, EPOLL_CTL_ADD, fd, &ev);
+        } else if (event == ZMQ_EVENT_DISCONNECTED && c->fd == fd) {
+            epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed: fine */
+            c->fd = -1;
         }
-        zmq_msg_init(&addr);
-        if (zmq_msg_more(&head))
-            zmq_msg_recv(&addr, self->monitor, 0);
-        if (zmq_msg_size(&head) >= 6) {
-            uint16_t event;
-            uint32_t value;
-            memcpy(&event, zmq_msg_data(&head), 2);
-            memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
-            int fd = (int)value;
-            s_spender_t *c = &self->conns[fd % S_SLOTS];
-            uint64_t read = 0;
-            if (event == ZMQ_EVENT_ACCEPTED && s_read_bytes(fd, &read)) {
-                *c = (s_spender_t){.fd = fd, .window_us = tb_mono_us(), .base = read};
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = fd};
-                epoll_ctl(self->epfd, EPOLL_CTL_ADD, fd, &ev);
-            } else if (event == ZMQ_EVENT_DISCONNECTED && c->fd == fd) {
-                epoll_ctl(self->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed: fine */
-                c->fd = -1;
-            }
-        }
-        zmq_msg_close(&head);
-        zmq_msg_close(&addr);
     }
 }
 
@@ -403,16 +410,9 @@ tb_guard_budget_t *tb_guard_budget_new(void *ctx, void *socket, const char *name
     for (size_t i = 0; i < S_SLOTS; i++)
         self->conns[i].fd = -1;
     self->log = tb_loglimit_new(64, 3, 60, 60LL * 1000 * 1000);
-    char endpoint[96];
-    snprintf(endpoint, sizeof endpoint, "inproc://tb-guard-budget-%p", (void *)self);
-    int linger = 0;
     sigset_t all, old;
     bool ok = self->epfd >= 0 && self->log &&
-              zmq_socket_monitor(socket, endpoint,
-                                 ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) == 0 &&
-              (self->monitor = zmq_socket(ctx, ZMQ_PAIR)) != NULL &&
-              zmq_setsockopt(self->monitor, ZMQ_LINGER, &linger, sizeof linger) == 0 &&
-              zmq_connect(self->monitor, endpoint) == 0;
+              (self->monitor = s_monitor_open(ctx, socket, self)) != NULL;
     if (ok) {
         /* Signals are the service thread's: block them all in this one. */
         sigfillset(&all);
