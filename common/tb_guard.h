@@ -46,4 +46,15 @@ bool tb_guard_watching(const tb_guard_t *self);
 /*  Connections cut since the start. */
 uint64_t tb_guard_cuts(const tb_guard_t *self);
 
+/*  For a bound socket whose peers have little to say (an XPUB's subscribers):
+    a thread of its own is woken (epoll) as data arrives on each TCP
+    connection the socket accepted, and shuts down a connection that sends
+    more than `budget` bytes within `window_ms`, before libzmq has taken in
+    much of it (guard.peer_cut). The thread owns only its monitor socket;
+    destroy before closing `socket`. NULL on failure (logged). */
+typedef struct tb_guard_budget_t tb_guard_budget_t;
+tb_guard_budget_t *tb_guard_budget_new(void *ctx, void *socket, const char *name,
+                                       uint64_t budget, int window_ms);
+void tb_guard_budget_destroy(tb_guard_budget_t **self_p);
+
 #endif

@@ -89,7 +89,9 @@ struct tb_service_t {
     bool hup_installed;
 
     void *api;
-    tb_guard_t *guard; /* libzmq's buffers for the API's peers, bounded */
+    tb_guard_t *guard;             /* libzmq's buffers for the API's peers, bounded */
+    tb_guard_budget_t *budgets[4]; /* watchers of the service's own sockets */
+    size_t nbudgets;
     tb_api_fn api_fn;
     void *core;
     tb_pool_t *pool;                /* a batch API's workers, instead of api_fn */
@@ -383,6 +385,10 @@ static void s_close_all(tb_service_t *self)
     for (size_t i = 0; i < self->nconsumers; i++)
         tb_feed_consumer_destroy(&self->consumers[i]);
     self->nconsumers = 0;
+    /* Watchers first: their monitors watch the sockets closed next. */
+    for (size_t i = 0; i < self->nbudgets; i++)
+        tb_guard_budget_destroy(&self->budgets[i]);
+    self->nbudgets = 0;
     for (size_t i = 0; i < self->nsockets; i++)
         zmq_close(self->sockets[i].socket);
     self->nsockets = 0;
@@ -560,6 +566,18 @@ void *tb_service_bind_socket(tb_service_t *self, int type, const char *endpoint,
         return NULL;
     self->sockets[self->nsockets++] = (s_socket_t){socket, fn, arg};
     return socket;
+}
+
+int tb_service_budget(tb_service_t *self, void *socket, uint64_t budget, int window_ms)
+{
+    if (self->nbudgets == sizeof self->budgets / sizeof self->budgets[0])
+        return -1;
+    tb_guard_budget_t *b =
+        tb_guard_budget_new(self->ctx, socket, "pub", budget, window_ms);
+    if (!b)
+        return -1;
+    self->budgets[self->nbudgets++] = b;
+    return 0;
 }
 
 int tb_service_every(tb_service_t *self, int interval_ms, tb_timer_fn fn, void *arg)

@@ -100,6 +100,12 @@ int tb_service_consume_wanted(tb_service_t *self, const char *name, const char *
                               const char *endpoint, tb_wants_fn wants, tb_apply_fn fn,
                               tb_committed_fn committed, void *arg);
 
+/*  Watches `socket` (one of tb_service_bind_socket's, bound) with a
+    tb_guard_budget: a TCP connection that sends more than `budget` bytes within
+    `window_ms` is shut down. The service stops the watcher before it closes
+    the socket. Returns 0 or -1. */
+int tb_service_budget(tb_service_t *self, void *socket, uint64_t budget, int window_ms);
+
 /*  Binds a socket of `type` for the service's own use (e.g. the notification
     XPUB), with the same security as the API. `fn` (may be NULL) runs when it is
     readable. Returns the socket (owned by the service) or NULL. */

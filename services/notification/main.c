@@ -117,6 +117,12 @@ int main(int argc, char **argv)
     }
     if (notification_core_set_pub(core, xpub) != 0)
         goto done;
+    /* A subscriber sends a few short subscriptions; libzmq takes in whatever a
+       peer queues before the service sees any of it, so a peer that sends much
+       more is cut as its bytes arrive (README: memory under hostile peers). */
+    if (tb_service_budget(service, xpub, NOTIFICATION_SUBSCRIBER_BUDGET,
+                          NOTIFICATION_SUBSCRIBER_WINDOW_MS) != 0)
+        goto done;
     tb_info("pub.bound", NULL, TB_S("endpoint", pub), TB_I("sndhwm", hwm));
     if (tb_service_consume_wanted(
             service, "notification", TB_STREAM_REQUESTS,

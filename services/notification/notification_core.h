@@ -32,6 +32,10 @@
     each frame with 33 bytes more. 512 passes those and keeps a peer from
     handing libzmq's subscription table frames of up to 4 x max-frame. */
 #define NOTIFICATION_SUBSCRIPTION_MAX 512
+/*  What one subscriber's connection may send within the window (tb_guard_budget):
+    the CURVE handshake and a few hundred subscriptions. */
+#define NOTIFICATION_SUBSCRIBER_BUDGET    (64 * 1024)
+#define NOTIFICATION_SUBSCRIBER_WINDOW_MS 10000
 /*  Subscription messages libzmq queues per subscriber (the XPUB's RCVHWM). */
 #define NOTIFICATION_SUBSCRIPTION_QUEUE 64
 /*  ListNotifications limits. */
