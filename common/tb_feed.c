@@ -633,10 +633,14 @@ static int s_consumer_connect(tb_feed_consumer_t *self)
     if (!s)
         return -1;
     int linger = 0;
-    int64_t maxmsg = TB_FEED_REPLY_MAX;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    /*  The ceiling is set after the caller's setup, which sets the one of API
+        sockets (4 x --max-frame): a reply carries a whole batch, and one over
+        that ceiling would be dropped with the connection and fetched again
+        forever. CURVE's own bytes on top, whether or not the setup keyed it. */
+    int64_t maxmsg = TB_FEED_REPLY_MAX + TB_WIRE_CURVE_OVERHEAD;
     if ((self->setup && self->setup(s, self->setup_arg) < 0) ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_connect(s, self->endpoint) < 0) {
         tb_error("feed.fetch", NULL, TB_S("consumer", self->name),
                  TB_S("endpoint", self->endpoint), TB_S("error", "cannot connect"),

@@ -16,6 +16,7 @@
 #include "tb_log.h"
 #include "tb_migrate.h"
 #include "tb_util.h"
+#include "tb_wire.h"
 
 #define STREAM "requests"
 
@@ -183,7 +184,9 @@ typedef struct {
     s_sink_t sink[2];
 } s_rig_t;
 
-static void s_rig_new(s_rig_t *rig, int consumers, const char *name)
+/*  `setup`: what a service does to its consumers' sockets (NULL: nothing). */
+static void s_rig_new_setup(s_rig_t *rig, int consumers, const char *name,
+                            int (*setup)(void *socket, void *arg))
 {
     memset(rig, 0, sizeof *rig);
     char endpoint[64];
@@ -201,9 +204,14 @@ static void s_rig_new(s_rig_t *rig, int consumers, const char *name)
         rig->cdb[i] = tb_db_new(g_db);
         rig->consumer[i] =
             tb_feed_consumer_new(ctx, rig->cdb[i], name, STREAM, endpoint, s_apply,
-                                 s_committed, &rig->sink[i], NULL, NULL);
+                                 s_committed, &rig->sink[i], setup, NULL);
         cr_assert_not_null(rig->consumer[i]);
     }
+}
+
+static void s_rig_new(s_rig_t *rig, int consumers, const char *name)
+{
+    s_rig_new_setup(rig, consumers, name, NULL);
 }
 
 /*  One turn of the loop tb_service would run. */
@@ -401,6 +409,41 @@ Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = 
         s_rig_turn(&rig, 50);
     cr_assert_eq(tb_feed_consumer_cursor(rig.consumer[0]), 60);
     cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 60);
+    tb_db_destroy(&db);
+    s_rig_destroy(&rig);
+}
+
+/*  A service sets its sockets' frame ceiling from --max-frame (4 x, for API
+    calls); a feed reply carries a batch of up to 8 MiB, so the consumer's own
+    ceiling must stand after that setup, or a large batch is dropped with the
+    connection and fetched again forever. */
+static int s_service_like_setup(void *socket, void *arg)
+{
+    (void)arg;
+    return tb_wire_socket_setup(socket, 16 * 1024); /* ceiling 64 KiB */
+}
+
+Test(feed, a_batch_over_the_services_frame_ceiling_still_arrives, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    tb_db_t *db = tb_db_new(g_db);
+    static char big[4001];
+    memset(big, 'x', 4000);
+    for (int i = 0; i < 60; i++) { /* ~240 KB in one batch */
+        Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
+        ev.type = TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED;
+        ev.correlation_id = "big";
+        ev.reason = big;
+        tb_db_begin(db);
+        cr_assert_eq(tb_feed_append(db, STREAM, &ev), 0);
+        tb_db_commit(db);
+    }
+    s_rig_t rig;
+    s_rig_new_setup(&rig, 1, "s", s_service_like_setup);
+    int64_t until = tb_test_now_ms() + 15000;
+    while (tb_feed_consumer_cursor(rig.consumer[0]) < 60 && tb_test_now_ms() < until)
+        s_rig_turn(&rig, 50);
+    cr_assert_eq(tb_feed_consumer_cursor(rig.consumer[0]), 60);
     tb_db_destroy(&db);
     s_rig_destroy(&rig);
 }
