@@ -2,6 +2,8 @@
     status x action -> status. See tb_fsm.h for the contract. */
 #include "tb_fsm.h"
 
+#include <string.h>
+
 #include "tb_valid.h"
 
 #define S_NSTATUS 8  /* STATUS_UNSPECIFIED .. EXPIRED */
@@ -116,4 +118,12 @@ const char *tb_action_name(Techbridge__Action a)
     if ((int)a < 0 || (int)a >= S_NACTION)
         return "unknown";
     return names[a];
+}
+
+Techbridge__Action tb_action_parse(const char *name)
+{
+    for (int a = TECHBRIDGE__ACTION__PUBLISH; a <= TECHBRIDGE__ACTION__RENEW; a++)
+        if (strcmp(tb_action_name((Techbridge__Action)a), name) == 0)
+            return (Techbridge__Action)a;
+    return TECHBRIDGE__ACTION__ACTION_UNSPECIFIED;
 }

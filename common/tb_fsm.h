@@ -53,5 +53,9 @@ bool tb_fsm_is_open(Techbridge__Status status);
 /*  Names for logs and messages: "PUBLISHED", "publish". */
 const char *tb_status_name(Techbridge__Status s);
 const char *tb_action_name(Techbridge__Action a);
+/*  The caller action (publish ... renew) named `name` as tb_action_name spells
+    it, or ACTION_UNSPECIFIED: the internal ones (expire, submit, edit) are no
+    caller's to name. */
+Techbridge__Action tb_action_parse(const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_fsm.h"
 #include "tb_json.h"
 #include "tb_valid.h"
 
@@ -385,24 +386,6 @@ static int s_history(s_ctx_t *c, const char *id)
     return 0;
 }
 
-static Techbridge__Action s_action(const char *name)
-{
-    static const struct {
-        const char *name;
-        Techbridge__Action action;
-    } map[] = {{"publish", TECHBRIDGE__ACTION__PUBLISH},
-               {"reject", TECHBRIDGE__ACTION__REJECT},
-               {"withdraw", TECHBRIDGE__ACTION__WITHDRAW},
-               {"negotiate", TECHBRIDGE__ACTION__NEGOTIATE},
-               {"agree", TECHBRIDGE__ACTION__AGREE},
-               {"reopen", TECHBRIDGE__ACTION__REOPEN},
-               {"renew", TECHBRIDGE__ACTION__RENEW}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(map[i].name, name) == 0)
-            return map[i].action;
-    return TECHBRIDGE__ACTION__ACTION_UNSPECIFIED;
-}
-
 static int s_transition(s_ctx_t *c, const char *id, Techbridge__Action action)
 {
     static const char *const allowed[] = {"version", "reason", NULL};
@@ -636,7 +619,7 @@ static int s_requests(s_ctx_t *c)
         return s_is(c, "GET") ? s_history(c, id) : s_method_not_allowed(c, "GET");
     if (strcmp(what, "matches") == 0)
         return s_is(c, "GET") ? s_list_matches(c, id) : s_method_not_allowed(c, "GET");
-    Techbridge__Action action = s_action(what);
+    Techbridge__Action action = tb_action_parse(what);
     if (action == TECHBRIDGE__ACTION__ACTION_UNSPECIFIED)
         return s_not_found(c);
     return s_is(c, "POST") ? s_transition(c, id, action)

@@ -332,3 +332,13 @@ Test(fsm, an_organisations_edit_of_a_published_request_goes_back_to_review)
     cr_assert_eq(tb_fsm_after_edit(TECHBRIDGE__STATUS__SUBMITTED, true),
                  TECHBRIDGE__STATUS__SUBMITTED);
 }
+
+Test(fsm, caller_actions_are_parsed_by_their_names_and_internal_ones_are_not)
+{
+    for (int a = TECHBRIDGE__ACTION__PUBLISH; a <= TECHBRIDGE__ACTION__RENEW; a++)
+        cr_assert_eq(tb_action_parse(tb_action_name((Techbridge__Action)a)), a);
+    cr_assert_eq(tb_action_parse("expire"), TECHBRIDGE__ACTION__ACTION_UNSPECIFIED);
+    cr_assert_eq(tb_action_parse("edit"), TECHBRIDGE__ACTION__ACTION_UNSPECIFIED);
+    cr_assert_eq(tb_action_parse("Publish"), TECHBRIDGE__ACTION__ACTION_UNSPECIFIED);
+    cr_assert_eq(tb_action_parse(""), TECHBRIDGE__ACTION__ACTION_UNSPECIFIED);
+}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tb_fsm.h"
 #include "tb_json.h"
 #include "tbctl.h"
 
@@ -249,24 +250,6 @@ static int s_version(tbctl_t *t, tb_arena_t *arena, const char *id, int64_t *ver
     return TBCTL_EXIT_OK;
 }
 
-static Techbridge__Action s_action(const char *cmd)
-{
-    static const struct {
-        const char *name;
-        Techbridge__Action action;
-    } map[] = {{"publish", TECHBRIDGE__ACTION__PUBLISH},
-               {"reject", TECHBRIDGE__ACTION__REJECT},
-               {"withdraw", TECHBRIDGE__ACTION__WITHDRAW},
-               {"negotiate", TECHBRIDGE__ACTION__NEGOTIATE},
-               {"agree", TECHBRIDGE__ACTION__AGREE},
-               {"reopen", TECHBRIDGE__ACTION__REOPEN},
-               {"renew", TECHBRIDGE__ACTION__RENEW}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(map[i].name, cmd) == 0)
-            return map[i].action;
-    return TECHBRIDGE__ACTION__ACTION_UNSPECIFIED;
-}
-
 int tbctl_cmd_transition(tbctl_t *t)
 {
     static const char *const allowed[] = {"reason", "version", NULL};
@@ -278,7 +261,7 @@ int tbctl_cmd_transition(tbctl_t *t)
     int rc = s_version(t, arena, t->pos[0], &tr.version);
     if (rc == TBCTL_EXIT_OK) {
         tr.id = (char *)t->pos[0];
-        tr.action = s_action(t->cmd);
+        tr.action = tb_action_parse(t->cmd);
         if (tbctl_opt(t, "reason"))
             tr.reason = (char *)tbctl_opt(t, "reason");
         Techbridge__ApiRequest req = TECHBRIDGE__API_REQUEST__INIT;
