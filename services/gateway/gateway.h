@@ -91,6 +91,10 @@ enum MHD_Result gw_respond(gw_req_t *r, int status, const char *content_type,
                            const void *body, size_t len);
 /*  A JSON document (stolen: decref'd here) as the response. */
 enum MHD_Result gw_respond_json(gw_req_t *r, int status, json_t *doc);
+/*  The same with one more header (`name`: NULL for none), e.g. Allow or
+    Set-Cookie. */
+enum MHD_Result gw_respond_json_header(gw_req_t *r, int status, json_t *doc,
+                                       const char *name, const char *value);
 /*  An error of our own as {"error": {...}, "correlation_id": ...}. */
 enum MHD_Result gw_respond_error(gw_req_t *r, int status, Techbridge__Code code,
                                  const char *message);

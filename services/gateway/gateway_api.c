@@ -119,26 +119,9 @@ static enum MHD_Result s_route_error(gw_req_t *r, const gw_route_t *route)
         json_object_set_new(doc, "correlation_id", json_string(r->cid));
     }
     r->outcome = tb_stats_code_name((int)route->error->code);
-    if (route->status != 405)
-        return gw_respond_json(r, route->status, doc);
-    /* 405 needs its Allow header, so the response is built here. */
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    struct MHD_Response *resp =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-             : NULL;
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    MHD_add_response_header(resp, "Allow", route->allow);
-    gw_add_common_headers(r, resp);
-    enum MHD_Result rc = MHD_queue_response(r->conn, 405, resp);
-    MHD_destroy_response(resp);
-    r->status = 405;
-    r->answered = true;
-    return rc;
+    /* 405 carries its Allow header. */
+    return gw_respond_json_header(r, route->status, doc,
+                                  route->status == 405 ? "Allow" : NULL, route->allow);
 }
 
 enum MHD_Result gw_api_serve(gw_req_t *r)

@@ -31,8 +31,9 @@ void gw_add_common_headers(gw_req_t *r, struct MHD_Response *resp)
                             "default-src 'none'; frame-ancestors 'none'");
 }
 
-enum MHD_Result gw_respond(gw_req_t *r, int status, const char *content_type,
-                           const void *body, size_t len)
+static enum MHD_Result s_respond(gw_req_t *r, int status, const char *content_type,
+                                 const void *body, size_t len, const char *name,
+                                 const char *value)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -40,6 +41,8 @@ enum MHD_Result gw_respond(gw_req_t *r, int status, const char *content_type,
         return MHD_NO;
     if (content_type)
         MHD_add_response_header(resp, "Content-Type", content_type);
+    if (name)
+        MHD_add_response_header(resp, name, value);
     gw_add_common_headers(r, resp);
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -48,7 +51,14 @@ enum MHD_Result gw_respond(gw_req_t *r, int status, const char *content_type,
     return rc;
 }
 
-enum MHD_Result gw_respond_json(gw_req_t *r, int status, json_t *doc)
+enum MHD_Result gw_respond(gw_req_t *r, int status, const char *content_type,
+                           const void *body, size_t len)
+{
+    return s_respond(r, status, content_type, body, len, NULL, NULL);
+}
+
+enum MHD_Result gw_respond_json_header(gw_req_t *r, int status, json_t *doc,
+                                       const char *name, const char *value)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
@@ -57,10 +67,15 @@ enum MHD_Result gw_respond_json(gw_req_t *r, int status, json_t *doc)
             "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"cannot render the reply\"}}";
         return gw_respond(r, 500, "application/json", oom, sizeof oom - 1);
     }
-    enum MHD_Result rc =
-        gw_respond(r, status, "application/json; charset=utf-8", text, strlen(text));
+    enum MHD_Result rc = s_respond(r, status, "application/json; charset=utf-8", text,
+                                   strlen(text), name, value);
     free(text);
     return rc;
+}
+
+enum MHD_Result gw_respond_json(gw_req_t *r, int status, json_t *doc)
+{
+    return gw_respond_json_header(r, status, doc, NULL, NULL);
 }
 
 enum MHD_Result gw_respond_error(gw_req_t *r, int status, Techbridge__Code code,

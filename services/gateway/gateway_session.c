@@ -48,29 +48,6 @@ static enum MHD_Result s_unauthenticated(gw_req_t *r, const char *why)
     return gw_respond_error(r, 401, TECHBRIDGE__CODE__UNAUTHENTICATED, why);
 }
 
-/*  Answers with a JSON body and a Set-Cookie header. */
-static enum MHD_Result s_respond_cookie(gw_req_t *r, int status, json_t *doc,
-                                        const char *cookie)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(doc);
-    struct MHD_Response *resp =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-             : NULL;
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    MHD_add_response_header(resp, "Set-Cookie", cookie);
-    gw_add_common_headers(r, resp);
-    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    r->status = status;
-    r->answered = true;
-    return rc;
-}
-
 static json_t *s_who_json(const char *user, const char *role, const char *csrf,
                           int64_t expires_ms)
 {
@@ -176,7 +153,8 @@ static enum MHD_Result s_login(gw_req_t *r)
              r->gw->set.cookie_secure ? "; Secure" : "");
     tb_info("auth.login", r->cid, TB_S("user", u.name), TB_S("role", u.role));
     r->outcome = "OK";
-    return s_respond_cookie(r, 200, s_who_json(u.name, u.role, csrf, expires), cookie);
+    return gw_respond_json_header(r, 200, s_who_json(u.name, u.role, csrf, expires),
+                                  "Set-Cookie", cookie);
 }
 
 static enum MHD_Result s_logout(gw_req_t *r)
@@ -190,8 +168,9 @@ static enum MHD_Result s_logout(gw_req_t *r)
         return gw_respond_error(r, 503, TECHBRIDGE__CODE__UNAVAILABLE,
                                 "database unavailable");
     r->outcome = "OK";
-    return s_respond_cookie(r, 200, json_object(),
-                            S_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+    return gw_respond_json_header(r, 200, json_object(), "Set-Cookie",
+                                  S_COOKIE
+                                  "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
 }
 
 static enum MHD_Result s_me(gw_req_t *r)
