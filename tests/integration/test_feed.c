@@ -386,10 +386,11 @@ Test(feed, a_failing_apply_is_retried_without_advancing, .init = setup, .fini = 
     s_rig_destroy(&rig);
 }
 
-Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = teardown,
-     .timeout = 60)
+/*  Appends 60 events of 4 KB (~240 KB: one batch far over any single-frame
+    bound), runs one consumer set up by `setup` until it has them all, and
+    checks each was applied once. */
+static void s_big_batch_arrives(const char *name, int (*setup)(void *socket, void *arg))
 {
-    /*  Events of 4 KB each: a batch of 60 is far over any single-frame bound. */
     tb_db_t *db = tb_db_new(g_db);
     static char big[4001];
     memset(big, 'x', 4000);
@@ -403,7 +404,7 @@ Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = 
         tb_db_commit(db);
     }
     s_rig_t rig;
-    s_rig_new(&rig, 1, "b");
+    s_rig_new_setup(&rig, 1, name, setup);
     int64_t until = tb_test_now_ms() + 15000;
     while (tb_feed_consumer_cursor(rig.consumer[0]) < 60 && tb_test_now_ms() < until)
         s_rig_turn(&rig, 50);
@@ -411,6 +412,12 @@ Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = 
     cr_assert_eq(tb_test_sql_scalar(g_db, "SELECT count(*) FROM applied"), 60);
     tb_db_destroy(&db);
     s_rig_destroy(&rig);
+}
+
+Test(feed, batches_larger_than_a_fetch_frame_are_served, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    s_big_batch_arrives("b", NULL);
 }
 
 /*  A service sets its sockets' frame ceiling from --max-frame (4 x, for API
@@ -426,26 +433,7 @@ static int s_service_like_setup(void *socket, void *arg)
 Test(feed, a_batch_over_the_services_frame_ceiling_still_arrives, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    tb_db_t *db = tb_db_new(g_db);
-    static char big[4001];
-    memset(big, 'x', 4000);
-    for (int i = 0; i < 60; i++) { /* ~240 KB in one batch */
-        Techbridge__Event ev = TECHBRIDGE__EVENT__INIT;
-        ev.type = TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_EDITED;
-        ev.correlation_id = "big";
-        ev.reason = big;
-        tb_db_begin(db);
-        cr_assert_eq(tb_feed_append(db, STREAM, &ev), 0);
-        tb_db_commit(db);
-    }
-    s_rig_t rig;
-    s_rig_new_setup(&rig, 1, "s", s_service_like_setup);
-    int64_t until = tb_test_now_ms() + 15000;
-    while (tb_feed_consumer_cursor(rig.consumer[0]) < 60 && tb_test_now_ms() < until)
-        s_rig_turn(&rig, 50);
-    cr_assert_eq(tb_feed_consumer_cursor(rig.consumer[0]), 60);
-    tb_db_destroy(&db);
-    s_rig_destroy(&rig);
+    s_big_batch_arrives("s", s_service_like_setup);
 }
 
 /* ---- a consumer that wants only some events ---- */
