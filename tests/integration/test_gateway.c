@@ -223,6 +223,15 @@ static void s_expect(const s_resp_t *r, int status, const char *code)
                          code);
 }
 
+/*  A call whose answer is checked by its status and error code only. */
+static void s_http_expect(const char *method, const char *path, const char *body,
+                          int status, const char *code)
+{
+    s_resp_t r = s_http(method, path, body);
+    s_expect(&r, status, code);
+    s_resp_free(&r);
+}
+
 /* ---- the processes ---- */
 
 static void s_teardown(void)
@@ -516,9 +525,7 @@ Test(gateway, requests_routes_and_statuses, .init = s_setup, .fini = s_teardown,
     json_t *changed = json_loads(offer, 0, NULL);
     json_object_set_new(changed, "title", json_string("Another kiln with another title"));
     char *changed_text = json_dumps(changed, JSON_COMPACT);
-    r = s_http("POST", "/api/v1/requests", changed_text);
-    s_expect(&r, 409, "ALREADY_EXISTS");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/requests", changed_text, 409, "ALREADY_EXISTS");
     free(changed_text);
     json_decref(changed);
 
@@ -546,9 +553,8 @@ Test(gateway, requests_routes_and_statuses, .init = s_setup, .fini = s_teardown,
     cr_assert_str_eq(s_str(r.json, "request.title"),
                      "Heat-pump vacuum kiln for drying hardwood lumber");
     s_resp_free(&r);
-    r = s_http("GET", "/api/v1/requests/00000000-0000-4000-8000-000000000000", NULL);
-    s_expect(&r, 404, "NOT_FOUND");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/requests/00000000-0000-4000-8000-000000000000", NULL,
+                  404, "NOT_FOUND");
     r = s_http("GET", "/api/v1/requests?kind=offer&status=SUBMITTED&limit=5", NULL);
     s_expect(&r, 200, NULL);
     cr_assert_eq(json_array_size(json_object_get(r.json, "requests")), 1);
@@ -576,9 +582,7 @@ Test(gateway, requests_routes_and_statuses, .init = s_setup, .fini = s_teardown,
     cr_assert_eq(s_int(r.json, "request.version"), 2);
     cr_assert_eq(s_int(r.json, "request.trl"), 8);
     s_resp_free(&r);
-    r = s_http("PATCH", path, edit);
-    s_expect(&r, 409, "ABORTED");
-    s_resp_free(&r);
+    s_http_expect("PATCH", path, edit, 409, "ABORTED");
     r = s_http("PATCH", path, "{\"version\": 2, \"changes\": {\"trl\": 10}}");
     s_expect(&r, 400, "INVALID_ARGUMENT");
     cr_assert(s_has_violation(r.json, "trl"));
@@ -591,17 +595,12 @@ Test(gateway, requests_routes_and_statuses, .init = s_setup, .fini = s_teardown,
 
     /* transitions: publish 200; reject a published request 422 */
     snprintf(path, sizeof path, "/api/v1/requests/%s/publish", id);
-    r = s_http("POST", path, "{\"version\": 2, \"reason\": \"reviewed\"}");
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 2, \"reason\": \"reviewed\"}", 200, NULL);
     snprintf(path, sizeof path, "/api/v1/requests/%s/reject", id);
-    r = s_http("POST", path, "{\"version\": 3, \"reason\": \"too late\"}");
-    s_expect(&r, 422, "FAILED_PRECONDITION");
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 3, \"reason\": \"too late\"}", 422,
+                  "FAILED_PRECONDITION");
     snprintf(path, sizeof path, "/api/v1/requests/%s/fly", id);
-    r = s_http("POST", path, "{}");
-    s_expect(&r, 404, "NOT_FOUND");
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{}", 404, "NOT_FOUND");
 
     /* a frame over intake's --max-frame: RESOURCE_EXHAUSTED, 429 */
     json_t *big = json_loads(offer, 0, NULL);
@@ -611,9 +610,7 @@ Test(gateway, requests_routes_and_statuses, .init = s_setup, .fini = s_teardown,
     json_object_set_new(big, "summary", json_string(summary));
     json_object_set_new(big, "external_ref", json_string("BIG-1"));
     char *big_text = json_dumps(big, JSON_COMPACT);
-    r = s_http("POST", "/api/v1/requests", big_text);
-    s_expect(&r, 429, "RESOURCE_EXHAUSTED");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/requests", big_text, 429, "RESOURCE_EXHAUSTED");
     free(big_text);
     json_decref(big);
     free(offer);
@@ -636,9 +633,8 @@ Test(gateway, matches_notifications_and_the_rest, .init = s_setup, .fini = s_tea
     cr_assert_eq(s_int(r.json, "version"), 1);
     cr_assert_str_eq(s_str(r.json, "offer_id"), offer);
     s_resp_free(&r);
-    r = s_http("GET", "/api/v1/matches/00000000-0000-4000-8000-000000000000", NULL);
-    s_expect(&r, 404, "NOT_FOUND");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/matches/00000000-0000-4000-8000-000000000000", NULL,
+                  404, "NOT_FOUND");
     snprintf(path, sizeof path, "/api/v1/matches/%s/accept", match);
     r = s_http("POST", path, "{\"version\": 1, \"reason\": \"both interested\"}");
     s_expect(&r, 200, NULL);
@@ -649,9 +645,8 @@ Test(gateway, matches_notifications_and_the_rest, .init = s_setup, .fini = s_tea
     cr_assert(r.status == 409 || r.status == 422, "a stale decision: %d", r.status);
     s_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/matches/%s/decline", match);
-    r = s_http("POST", path, "{\"version\": 2, \"reason\": \"changed my mind\"}");
-    s_expect(&r, 422, "FAILED_PRECONDITION");
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 2, \"reason\": \"changed my mind\"}", 422,
+                  "FAILED_PRECONDITION");
 
     /* notifications: the operators' MATCH_PROPOSED, ack, stats */
     int64_t deadline = tb_test_now_ms() + 10000;
@@ -664,9 +659,8 @@ Test(gateway, matches_notifications_and_the_rest, .init = s_setup, .fini = s_tea
         usleep(50 * 1000);
     }
     cr_assert_geq(last, 1);
-    r = s_http("GET", "/api/v1/notifications/operators?after=x", NULL);
-    s_expect(&r, 400, "INVALID_ARGUMENT");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/notifications/operators?after=x", NULL, 400,
+                  "INVALID_ARGUMENT");
     r = s_http("POST", "/api/v1/notifications/operators/ack", "{\"upto\": 1}");
     s_expect(&r, 200, NULL);
     cr_assert_eq(s_int(r.json, "acked"), 1);
@@ -675,18 +669,13 @@ Test(gateway, matches_notifications_and_the_rest, .init = s_setup, .fini = s_tea
     s_expect(&r, 400, "INVALID_ARGUMENT");
     cr_assert(s_has_violation(r.json, "upto"));
     s_resp_free(&r);
-    r = s_http("GET", "/api/v1/notifications/operators/stats", NULL);
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/notification-stats", NULL);
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/notifications/operators/stats", NULL, 200, NULL);
+    s_http_expect("GET", "/api/v1/notification-stats", NULL, 200, NULL);
 
     /* the thesaurus: a broken file is refused whole, each error a violation */
-    r = s_http("POST", "/api/v1/thesaurus",
-               "{\"file\": \"broken.tbt\", \"text\": \"this is not a thesaurus\\n\"}");
-    s_expect(&r, 400, "INVALID_ARGUMENT");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/thesaurus",
+                  "{\"file\": \"broken.tbt\", \"text\": \"this is not a thesaurus\\n\"}",
+                  400, "INVALID_ARGUMENT");
 
     /* health of all three */
     r = s_http("GET", "/api/v1/health", NULL);
@@ -705,12 +694,8 @@ Test(gateway, bad_http_input, .init = s_setup, .fini = s_teardown, .timeout = 12
     s_resp_t r = s_http("GET", "/api/v1/nothing-here", NULL);
     s_expect(&r, 404, "NOT_FOUND");
     s_resp_free(&r);
-    r = s_http("GET", "/elsewhere", NULL);
-    s_expect(&r, 404, "NOT_FOUND");
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/requests/", NULL);
-    s_expect(&r, 404, "NOT_FOUND");
-    s_resp_free(&r);
+    s_http_expect("GET", "/elsewhere", NULL, 404, "NOT_FOUND");
+    s_http_expect("GET", "/api/v1/requests/", NULL, 404, "NOT_FOUND");
     r = s_http("DELETE", "/api/v1/requests", NULL);
     s_expect(&r, 405, NULL);
     char *allow = s_header(r.head, "Allow");
@@ -724,12 +709,9 @@ Test(gateway, bad_http_input, .init = s_setup, .fini = s_teardown, .timeout = 12
     s_expect(&r, 400, "INVALID_ARGUMENT");
     cr_assert(s_has_violation(r.json, "(body)"));
     s_resp_free(&r);
-    r = s_http("POST", "/api/v1/requests", "[1, 2]");
-    s_expect(&r, 400, "INVALID_ARGUMENT");
-    s_resp_free(&r);
-    r = s_http("POST", "/api/v1/requests", "{\"a\": 1, \"a\": 2}");
-    s_expect(&r, 400, "INVALID_ARGUMENT");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/requests", "[1, 2]", 400, "INVALID_ARGUMENT");
+    s_http_expect("POST", "/api/v1/requests", "{\"a\": 1, \"a\": 2}", 400,
+                  "INVALID_ARGUMENT");
 
     /* not JSON at all: 415 */
     s_resp_t t;
@@ -929,9 +911,7 @@ Test(gateway, events_catch_up_after_disconnect, .init = s_setup, .fini = s_teard
     snprintf(path, sizeof path, "/api/v1/requests/%s/publish",
              s_str(r.json, "request.id"));
     s_resp_free(&r);
-    r = s_http("POST", path, "{\"version\": 1}");
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 1}", 200, NULL);
     deadline = tb_test_now_ms() + 15000;
     json_int_t now_stored = stored;
     while (tb_test_now_ms() < deadline && now_stored < stored + 2) {
@@ -1033,16 +1013,11 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     s_resp_t r = s_http("GET", "/api/v1/requests", NULL);
     s_expect(&r, 401, "UNAUTHENTICATED");
     s_resp_free(&r);
-    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/health", NULL);
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/events?recipient=operators", NULL, 401,
+                  "UNAUTHENTICATED");
+    s_http_expect("GET", "/api/v1/health", NULL, 200, NULL);
     snprintf(E.auth, sizeof E.auth, "Authorization: Bearer not-a-token\r\n");
-    r = s_http("GET", "/api/v1/requests", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/requests", NULL, 401, "UNAUTHENTICATED");
     E.auth[0] = '\0';
 
     /* a wrong password: 401, the same answer as an unknown user */
@@ -1063,15 +1038,11 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     s_resp_free(&r);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/requests/%s", offer);
-    r = s_http("GET", path, NULL);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/notifications/operators", NULL);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("GET", path, NULL, 403, "PERMISSION_DENIED");
+    s_http_expect("GET", "/api/v1/notifications/operators", NULL, 403,
+                  "PERMISSION_DENIED");
+    s_http_expect("GET", "/api/v1/events?recipient=operators", NULL, 403,
+                  "PERMISSION_DENIED");
 
     /* a change from a cookie session without the CSRF token: 403; with it, the
        service decides (its own need: created) */
@@ -1081,9 +1052,7 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     cr_assert_not_null(strstr(s_str(r.json, "error.message"), "CSRF"));
     s_resp_free(&r);
     s_use_cookie(cookie, "wrong-token");
-    r = s_http("POST", "/api/v1/requests", need);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/requests", need, 403, "PERMISSION_DENIED");
     s_use_cookie(cookie, csrf);
     r = s_http("POST", "/api/v1/requests", need);
     s_expect(&r, 201, NULL);
@@ -1091,21 +1060,15 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     s_resp_free(&r);
     /* ...but publishing is the operators' */
     snprintf(path, sizeof path, "/api/v1/requests/%s/publish", need_id);
-    r = s_http("POST", path, "{\"version\": 1}");
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 1}", 403, "PERMISSION_DENIED");
     /* an org submitting for another org: 403 from intake */
     char *other = s_data("offer_cn.json", "OTHER-ORG-1");
-    r = s_http("POST", "/api/v1/requests", other);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("POST", "/api/v1/requests", other, 403, "PERMISSION_DENIED");
     free(other);
 
     /* the operator publishes; the history names the person */
     snprintf(E.auth, sizeof E.auth, "%s", operator_token);
-    r = s_http("POST", path, "{\"version\": 1, \"reason\": \"reviewed\"}");
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 1, \"reason\": \"reviewed\"}", 200, NULL);
     snprintf(path, sizeof path, "/api/v1/requests/%s/history", need_id);
     r = s_http("GET", path, NULL);
     s_expect(&r, 200, NULL);
@@ -1119,9 +1082,7 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     cr_assert_eq(tb_test_sql_exec(E.db, "UPDATE gateway_sessions SET expires_at = now() "
                                         "- interval '1 second' WHERE kind = 'session'"),
                  0);
-    r = s_http("GET", "/api/v1/me", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/me", NULL, 401, "UNAUTHENTICATED");
 
     /* logout ends the session at once */
     cr_assert_eq(s_login("petrov", "petrov's long password", cookie, csrf, NULL), 0);
@@ -1132,9 +1093,7 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     cr_assert_not_null(strstr(cleared, "Max-Age=0"));
     free(cleared);
     s_resp_free(&r);
-    r = s_http("GET", "/api/v1/me", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/me", NULL, 401, "UNAUTHENTICATED");
 
     /* a bearer token is not a cookie (which would skip the CSRF check) */
     const char *tok = strchr(operator_token, ' ') + 1;
@@ -1142,9 +1101,7 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     char token[64];
     snprintf(token, sizeof token, "%.*s", (int)strcspn(tok, "\r"), tok);
     s_use_cookie(token, NULL);
-    r = s_http("GET", "/api/v1/me", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/me", NULL, 401, "UNAUTHENTICATED");
 
     /* failed logins are limited: after 5 for one user, 429 with Retry-After,
        even with the right password */
@@ -1164,17 +1121,13 @@ Test(gateway, people_sessions_csrf_and_roles, .init = s_setup, .fini = s_teardow
     const char *passwd[] = {"--user-passwd", "ivanova", NULL};
     cr_assert_eq(s_admin(passwd, "a brand new password\n", NULL), 0);
     snprintf(E.auth, sizeof E.auth, "%s", operator_token);
-    r = s_http("GET", "/api/v1/requests", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/requests", NULL, 401, "UNAUTHENTICATED");
     E.auth[0] = '\0';
     cr_assert_eq(s_login("ivanova", "a brand new password", cookie, csrf, NULL), 0);
     const char *disable[] = {"--user-disable", "ivanova", NULL};
     cr_assert_eq(s_admin(disable, NULL, NULL), 0);
     s_use_cookie(cookie, csrf);
-    r = s_http("GET", "/api/v1/me", NULL);
-    s_expect(&r, 401, "UNAUTHENTICATED");
-    s_resp_free(&r);
+    s_http_expect("GET", "/api/v1/me", NULL, 401, "UNAUTHENTICATED");
     E.auth[0] = '\0';
     cr_assert_eq(s_login("ivanova", "a brand new password", cookie, csrf, NULL), 401);
 
@@ -1232,9 +1185,7 @@ Test(gateway, console_files_and_their_policy, .init = s_setup, .fini = s_teardow
         cr_assert_null(strstr(r.body, "root:"));
         s_resp_free(&r);
     }
-    r = s_http("POST", "/", "{}");
-    s_expect(&r, 405, NULL);
-    s_resp_free(&r);
+    s_http_expect("POST", "/", "{}", 405, NULL);
 }
 
 /*  With CURVE keys the gateway calls with its own key (role "gateway"): the
@@ -1262,26 +1213,18 @@ Test(gateway, curve_gateway_key_acts_for_the_person, .init = s_setup_keyed,
     s_expect(&r, 200, NULL);
     s_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/requests/%s", offer);
-    r = s_http("GET", path, NULL);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("GET", path, NULL, 403, "PERMISSION_DENIED");
     snprintf(path, sizeof path, "/api/v1/matches/%s/accept", match);
-    r = s_http("POST", path, "{\"version\": 1}");
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 1}", 403, "PERMISSION_DENIED");
     /* its own need's matches, and its own events, yes; the operators', no */
     snprintf(path, sizeof path, "/api/v1/requests/%s/matches", need);
-    r = s_http("GET", path, NULL);
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
-    r = s_http("GET", "/api/v1/events?recipient=operators", NULL);
-    s_expect(&r, 403, "PERMISSION_DENIED");
-    s_resp_free(&r);
+    s_http_expect("GET", path, NULL, 200, NULL);
+    s_http_expect("GET", "/api/v1/events?recipient=operators", NULL, 403,
+                  "PERMISSION_DENIED");
     /* the org withdraws its own need: history names the person */
     snprintf(path, sizeof path, "/api/v1/requests/%s/withdraw", need);
-    r = s_http("POST", path, "{\"version\": 2, \"reason\": \"found a supplier\"}");
-    s_expect(&r, 200, NULL);
-    s_resp_free(&r);
+    s_http_expect("POST", path, "{\"version\": 2, \"reason\": \"found a supplier\"}", 200,
+                  NULL);
     snprintf(E.auth, sizeof E.auth, "%s", operator_auth);
     snprintf(path, sizeof path, "/api/v1/requests/%s/history", need);
     r = s_http("GET", path, NULL);
