@@ -691,8 +691,8 @@ static bool s_object(s_ctx_t *c, const char *path, const json_t *v,
 
 static Techbridge__Org *s_to_org(s_ctx_t *c, const json_t *v)
 {
-    static const char *const known[] = {"id", "name", "country", "region", "language",
-                                        NULL};
+    static const char *const known[] = {"id",     "name",     "country",
+                                        "region", "language", NULL};
     if (json_is_null(v) || !s_object(c, "org", v, known))
         return NULL;
     Techbridge__Org *org =

@@ -134,7 +134,7 @@ typedef struct {
     const char *org_id;
     const char *words;    /* a text[] literal: every term a match must hold */
     const char *concepts; /* a text[] literal: or every concept ("#id") of it */
-    bool has_after;   /* keyset: rows strictly after (after_ms, after_id) */
+    bool has_after;       /* keyset: rows strictly after (after_ms, after_id) */
     int64_t after_ms;
     const char *after_id;
     int limit;

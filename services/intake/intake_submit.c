@@ -114,8 +114,8 @@ static int s_submit_store(intake_core_t *self, tb_call_t *call, Techbridge__Requ
     /* Last before COMMIT: the event holds the stream's lock. */
     if (intake_record(db, call->arena, req, TECHBRIDGE__ACTION__SUBMIT,
                       TECHBRIDGE__STATUS__STATUS_UNSPECIFIED,
-                      TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, now, call->who,
-                      "", call->cid) != 0)
+                      TECHBRIDGE__EVENT_TYPE__EVENT_REQUEST_SUBMITTED, now, call->who, "",
+                      call->cid) != 0)
         return intake_db_fail(call, db, "record submission");
     if (tb_db_commit(db) != 0)
         return intake_db_fail(call, db, "commit submission");

@@ -187,8 +187,8 @@ int matching_find(tb_db_t *db, tb_arena_t *arena, const matching_req_t *r, bool 
     matching_req_t *cands = NULL;
     size_t n = 0;
     if (matching_store_dfmap(db, arena, &r, 1, &own) < 0 ||
-        matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, naive, &cands, &n) <
-            0 ||
+        matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, naive,
+                                  &cands, &n) < 0 ||
         s_dfmap(db, arena, r, &own, cands, n, NULL, 0, &map) < 0)
         return -1;
     if (n_candidates)
@@ -274,7 +274,8 @@ static int s_rematch(matching_core_t *self, tb_db_t *db, tb_arena_t *arena,
     matching_req_t *cands = NULL, *others = NULL;
     size_t nc = 0, no = 0;
     if (matching_store_dfmap(db, arena, &r, 1, &own) < 0 ||
-        matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, false, &cands, &nc) < 0)
+        matching_store_candidates(db, arena, r, &own, MATCHING_RETRIEVE_LIMIT, false,
+                                  &cands, &nc) < 0)
         return -1;
     /*  The counterparts of stored pairs that retrieval did not bring. */
     const char **other_ids = tb_arena_alloc(arena, sizeof *other_ids * (np ? np : 1));

@@ -353,11 +353,12 @@ Test(score, concepts_match_across_languages)
 {
     static const char *const nt[] = {"сушк", "пиломатериал", "тверд", "#wood.drying",
                                      "#wood.hardwood"};
-    static const char *const ot[] = {"干燥", "硬木", "锯材", "#wood.drying",
-                                     "#wood.hardwood", "#wood.vacuum_drying"};
+    static const char *const ot[] = {
+        "干燥", "硬木", "锯材", "#wood.drying", "#wood.hardwood", "#wood.vacuum_drying"};
     static const char *const nc[] = {"wood.drying", "wood.hardwood"};
     static const char *const np[] = {"сушка пиломатериалов", "твердых пород"};
-    static const char *const oc[] = {"wood.drying", "wood.hardwood", "wood.vacuum_drying"};
+    static const char *const oc[] = {"wood.drying", "wood.hardwood",
+                                     "wood.vacuum_drying"};
     static const char *const op[] = {"锯材干燥", "硬木", "真空干燥"};
     matching_side_t o = s_offer(), n = s_need();
     o.terms = ot, o.n_terms = 6, o.concepts = oc, o.phrases = op, o.n_concepts = 3;

@@ -36,7 +36,7 @@ typedef struct {
     const char *key_file;
     const char *server_key_arg;
     tb_client_keys_t keys; /* loaded from the two above by tbctl_security_init */
-    const char *lang; /* --lang: language of concept labels in reasons */
+    const char *lang;      /* --lang: language of concept labels in reasons */
     bool json;
     bool help;
     int timeout_ms;

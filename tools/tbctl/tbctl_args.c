@@ -28,10 +28,9 @@ static const s_global_t s_globals[] = {
 #define S_NGLOBALS (sizeof s_globals / sizeof s_globals[0])
 
 /* Options that commands take (each with a value). */
-static const char *const s_cmd_opts[] = {"kind",    "status", "sector",     "org",
-                                         "text",    "limit",  "page-token", "reason",
-                                         "version", "after",  "min-concepts",
-                                         NULL};
+static const char *const s_cmd_opts[] = {"kind",    "status", "sector",       "org",
+                                         "text",    "limit",  "page-token",   "reason",
+                                         "version", "after",  "min-concepts", NULL};
 
 int tbctl_usage_error(const char *msg, const char *detail)
 {
